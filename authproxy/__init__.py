@@ -1,0 +1,1 @@
+"""authproxy: an OAuth 2.1 authorization-server façade for Amazon Cognito user pools."""

@@ -1,0 +1,1 @@
+"""Registration stores: SQLite for one host and tests, DynamoDB on AWS (design D9)."""

@@ -1,0 +1,1 @@
+"""The local stack: a Cognito stand-in and `authproxy dev`. Never imported by the deployables at run time."""

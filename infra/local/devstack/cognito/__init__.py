@@ -1,0 +1,1 @@
+"""The Cognito stand-in: moto for the admin API plus an emulator of the managed-login endpoints."""

@@ -1,0 +1,1 @@
+"""mcpserver: a reference MCP resource server that trusts the façade's Cognito tokens."""
