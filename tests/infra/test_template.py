@@ -1,0 +1,513 @@
+"""The AWS SAM template (infra/aws/template.yaml): lint, transform, routing, IAM and wiring.
+
+The routing, IAM and environment checks read the template after the SAM transform, i.e. the plain
+CloudFormation that AWS deploys. The environment check feeds each function's variables, resolved
+for a sample deployment, to that deployable's own ``Settings.from_env``: a variable a settings
+object starts to require without the template wiring it fails here, naming the variable.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from cfnlint.api import lint_file
+from cfnlint.config import ManualArgs
+from cfnlint.decode import cfn_yaml
+from moto import mock_aws
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
+
+from authproxy import settings as authproxy_settings
+from authproxy.store import dynamodb
+from mcpserver import settings as mcpserver_settings
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "aws" / "template.yaml"
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"
+DOMAIN = "mcp.example.com"
+
+# The paths each deployable serves on the one origin (design D7).
+FACADE_PATHS = (
+    "/.well-known/oauth-authorization-server",
+    "/.well-known/oauth-authorization-server/mcp",
+    "/.well-known/openid-configuration",
+    "/.well-known/openid-configuration/mcp",
+    "/register",
+    "/register/3f2c8a9e-client",
+    "/authorize",
+    "/consent",
+    "/callback",
+    "/token",
+    "/revoke",
+)
+MCP_PATHS = (
+    "/mcp",
+    "/.well-known/oauth-protected-resource",
+    "/.well-known/oauth-protected-resource/mcp",
+)
+UNROUTED_PATHS = ("/", "/admin", "/mcp/other", "/.well-known/security.txt", "/tokens")
+
+# Actions AWS authorizes only with Resource "*" (no resource-level permissions).
+UNSCOPABLE_ACTIONS = frozenset(
+    {"ec2:DescribeInstances", "ec2:DescribeRegions", "logs:GetQueryResults"}
+)
+FACADE_COGNITO_ACTIONS = frozenset(
+    {
+        "cognito-idp:CreateUserPoolClient",
+        "cognito-idp:DescribeUserPoolClient",
+        "cognito-idp:UpdateUserPoolClient",
+        "cognito-idp:DeleteUserPoolClient",
+        "cognito-idp:ListUserPoolClients",
+        "cognito-idp:DescribeResourceServer",
+        "cognito-idp:DescribeUserPool",
+    }
+)
+FACADE_DYNAMODB_ACTIONS = frozenset(
+    {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:Query",
+        "dynamodb:Scan",
+        "dynamodb:ConditionCheckItem",
+    }
+)
+# Environment variables Lambda sets itself and refuses in a function's configuration.
+LAMBDA_RESERVED = frozenset(
+    {
+        "_HANDLER",
+        "_X_AMZN_TRACE_ID",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_DEFAULT_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_LAMBDA_RUNTIME_API",
+        "AWS_REGION",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SECRET_KEY",
+        "AWS_SESSION_TOKEN",
+        "LAMBDA_RUNTIME_DIR",
+        "LAMBDA_TASK_ROOT",
+    }
+)
+
+NEW_POOL = {"DomainName": DOMAIN, "CertificateArn": f"arn:aws:acm:{REGION}:{ACCOUNT}:certificate/1"}
+EXISTING_POOL = {
+    **NEW_POOL,
+    "ExistingUserPoolId": f"{REGION}_Existing42",
+    "ExistingCognitoDomain": "https://login.example.com",
+}
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    """The template as written, short-form intrinsics expanded (``!Ref`` → ``{"Ref": …}``)."""
+    return json.loads(json.dumps(cfn_yaml.load(str(TEMPLATE))))
+
+
+@pytest.fixture(scope="module")
+def deployed(template: dict[str, Any]) -> dict[str, Any]:
+    """The template after the SAM transform, as ``sam deploy`` hands it to CloudFormation.
+
+    ``sam package`` replaces each local ``CodeUri`` with the S3 object it uploaded; doing the same
+    here is what lets the transform run offline.
+    """
+    packaged = json.loads(json.dumps(template))
+    for name, resource in packaged["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = f"s3://artifacts/{name}.zip"
+    translator = Translator(
+        managed_policy_map={},
+        sam_parser=Parser(),
+        boto_session=boto3.Session(region_name=REGION),
+    )
+    return translator.translate(packaged, parameter_values={})
+
+
+def resources_of(template: Mapping[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+# ------------------------------------------------------------------------------------------ tools
+
+
+def test_cfn_lint_reports_nothing() -> None:
+    config = ManualArgs(regions=["us-east-1", "eu-west-1", "ap-southeast-2"])
+    matches = lint_file(TEMPLATE, config)
+    assert [str(m) for m in matches] == []
+
+
+def test_sam_transform_leaves_plain_cloudformation(deployed: dict[str, Any]) -> None:
+    kinds = {resource["Type"] for resource in deployed["Resources"].values()}
+    assert not any(kind.startswith("AWS::Serverless::") for kind in kinds)
+    functions = resources_of(deployed, "AWS::Lambda::Function")
+    assert set(functions) == {"AuthProxyFunction", "McpServerFunction"}
+    for function in functions.values():
+        properties = function["Properties"]
+        assert properties["Runtime"] in ("python3.12", "python3.13")
+        assert properties["Architectures"] == ["arm64"]
+        assert properties["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+        assert "LogGroup" in properties["LoggingConfig"]
+    handlers = {name: f["Properties"]["Handler"] for name, f in functions.items()}
+    assert handlers == {
+        "AuthProxyFunction": "authproxy.lambda_handler.handler",
+        "McpServerFunction": "mcpserver.lambda_handler.handler",
+    }
+
+
+# ---------------------------------------------------------------------------------------- routing
+
+
+def alb_path_matches(pattern: str, path: str) -> bool:
+    """ALB path-pattern semantics: case-sensitive, ``*`` any run of characters, ``?`` one."""
+    regex = "".join(
+        ".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern
+    )
+    return re.fullmatch(regex, path) is not None
+
+
+def function_behind(deployed: Mapping[str, Any], target_group: str) -> str:
+    """Follow target group → alias → function to the function's logical id."""
+    (target,) = deployed["Resources"][target_group]["Properties"]["Targets"]
+    alias = deployed["Resources"][target["Id"]["Ref"]]
+    assert alias["Type"] == "AWS::Lambda::Alias", "targets must be the SnapStart alias"
+    return alias["Properties"]["FunctionName"]["Ref"]
+
+
+def routing_table(deployed: Mapping[str, Any]) -> list[tuple[int, list[str], list[str], str]]:
+    """``(priority, hosts, path patterns, function)`` for every rule, highest precedence first."""
+    table = []
+    for rule in resources_of(deployed, "AWS::ElasticLoadBalancingV2::ListenerRule").values():
+        properties = rule["Properties"]
+        conditions = {c["Field"]: c for c in properties["Conditions"]}
+        (action,) = properties["Actions"]
+        assert action["Type"] == "forward"
+        table.append(
+            (
+                properties["Priority"],
+                [h["Ref"] for h in conditions["host-header"]["HostHeaderConfig"]["Values"]],
+                conditions["path-pattern"]["PathPatternConfig"]["Values"],
+                function_behind(deployed, action["TargetGroupArn"]["Ref"]),
+            )
+        )
+    return sorted(table)
+
+
+def route(deployed: Mapping[str, Any], path: str) -> str | None:
+    for _priority, _hosts, patterns, function in routing_table(deployed):
+        if any(alb_path_matches(pattern, path) for pattern in patterns):
+            return function
+    return None
+
+
+@pytest.mark.parametrize("path", FACADE_PATHS)
+def test_facade_paths_reach_the_facade(deployed: dict[str, Any], path: str) -> None:
+    assert route(deployed, path) == "AuthProxyFunction"
+
+
+@pytest.mark.parametrize("path", MCP_PATHS)
+def test_mcp_paths_reach_the_mcp_server(deployed: dict[str, Any], path: str) -> None:
+    assert route(deployed, path) == "McpServerFunction"
+
+
+@pytest.mark.parametrize("path", UNROUTED_PATHS)
+def test_other_paths_get_the_listener_404(deployed: dict[str, Any], path: str) -> None:
+    assert route(deployed, path) is None
+
+
+def test_every_rule_is_bound_to_the_one_origin_within_alb_limits(deployed: dict[str, Any]) -> None:
+    table = routing_table(deployed)
+    priorities = [priority for priority, *_ in table]
+    assert len(set(priorities)) == len(priorities)
+    for _priority, hosts, patterns, _function in table:
+        assert hosts == ["DomainName"]
+        assert len(hosts) + len(patterns) <= 5  # ALB: five condition values per rule
+        assert all(len(p) <= 128 for p in patterns)
+
+
+def test_https_is_the_only_served_protocol(deployed: dict[str, Any]) -> None:
+    listeners = resources_of(deployed, "AWS::ElasticLoadBalancingV2::Listener")
+    by_protocol = {listener["Properties"]["Protocol"]: listener for listener in listeners.values()}
+    assert set(by_protocol) == {"HTTPS", "HTTP"}
+    (redirect,) = by_protocol["HTTP"]["Properties"]["DefaultActions"]
+    assert redirect["Type"] == "redirect"
+    assert redirect["RedirectConfig"]["Protocol"] == "HTTPS"
+    (default,) = by_protocol["HTTPS"]["Properties"]["DefaultActions"]
+    assert default["Type"] == "fixed-response"
+    assert default["FixedResponseConfig"]["StatusCode"] == "404"
+    for rule in resources_of(deployed, "AWS::ElasticLoadBalancingV2::ListenerRule").values():
+        assert rule["Properties"]["ListenerArn"] == {"Ref": "HttpsListener"}
+
+
+def test_target_groups_pass_repeated_headers(deployed: dict[str, Any]) -> None:
+    for group in resources_of(deployed, "AWS::ElasticLoadBalancingV2::TargetGroup").values():
+        attributes = {a["Key"]: a["Value"] for a in group["Properties"]["TargetGroupAttributes"]}
+        assert attributes["lambda.multi_value_headers.enabled"] == "true"
+
+
+# -------------------------------------------------------------------------------------------- IAM
+
+
+def statements(deployed: Mapping[str, Any], role: str) -> Iterator[dict[str, Any]]:
+    """Every statement of a role's inline policies, both branches of a conditional policy."""
+    properties = deployed["Resources"][role]["Properties"]
+    assert "ManagedPolicyArns" not in properties, "managed policies grant Resource '*'"
+    for policy in properties["Policies"]:
+        branches = policy["Fn::If"][1:] if "Fn::If" in policy else [policy]
+        for branch in branches:
+            if branch != {"Ref": "AWS::NoValue"}:
+                yield from branch["PolicyDocument"]["Statement"]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def function_roles(deployed: Mapping[str, Any]) -> dict[str, str]:
+    functions = resources_of(deployed, "AWS::Lambda::Function")
+    return {name: f["Properties"]["Role"]["Fn::GetAtt"][0] for name, f in functions.items()}
+
+
+def test_roles_grant_star_only_where_aws_allows_no_scoping(deployed: dict[str, Any]) -> None:
+    for role in function_roles(deployed).values():
+        for statement in statements(deployed, role):
+            assert statement["Effect"] == "Allow"
+            actions = as_list(statement["Action"])
+            assert all("*" not in action for action in actions), actions
+            if "*" in as_list(statement["Resource"]):
+                assert set(actions) <= UNSCOPABLE_ACTIONS, actions
+
+
+def test_cognito_actions_are_limited_to_the_pool(deployed: dict[str, Any]) -> None:
+    roles = function_roles(deployed)
+    granted = set()
+    for role in roles.values():
+        for statement in statements(deployed, role):
+            actions = {a for a in as_list(statement["Action"]) if a.startswith("cognito-idp:")}
+            if not actions:
+                continue
+            assert role == roles["AuthProxyFunction"]
+            (resource,) = as_list(statement["Resource"])
+            pattern, variables = resource["Fn::Sub"]
+            assert pattern.endswith(":userpool/${PoolId}")
+            assert variables["PoolId"] == {
+                "Fn::If": ["CreateUserPool", {"Ref": "UserPool"}, {"Ref": "ExistingUserPoolId"}]
+            }
+            granted |= actions
+    assert granted == FACADE_COGNITO_ACTIONS
+
+
+def test_dynamodb_actions_are_limited_to_the_table(deployed: dict[str, Any]) -> None:
+    roles = function_roles(deployed)
+    granted = set()
+    for role in roles.values():
+        for statement in statements(deployed, role):
+            actions = {a for a in as_list(statement["Action"]) if a.startswith("dynamodb:")}
+            if not actions:
+                continue
+            assert role == roles["AuthProxyFunction"]
+            assert as_list(statement["Resource"]) == [
+                {"Fn::GetAtt": ["RegistrationsTable", "Arn"]},
+                {"Fn::Sub": "${RegistrationsTable.Arn}/index/*"},
+            ]
+            granted |= actions
+    assert granted == FACADE_DYNAMODB_ACTIONS
+
+
+def test_each_function_reads_only_its_own_secret(deployed: dict[str, Any]) -> None:
+    expected = {"AuthProxyFunction": "SealingSecret", "McpServerFunction": "McpSessionSecret"}
+    for function, role in function_roles(deployed).items():
+        secrets = [
+            statement["Resource"]
+            for statement in statements(deployed, role)
+            if "secretsmanager:GetSecretValue" in as_list(statement["Action"])
+        ]
+        assert secrets == [{"Ref": expected[function]}]
+
+
+def test_stopping_instances_needs_the_stoppable_tag(deployed: dict[str, Any]) -> None:
+    role = function_roles(deployed)["McpServerFunction"]
+    (stop,) = [s for s in statements(deployed, role) if "ec2:StopInstances" in as_list(s["Action"])]
+    assert stop["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/mcp-stoppable": {"Ref": "StoppableTagValue"}}
+    }
+
+
+# ------------------------------------------------------------------------------- wiring to settings
+
+
+class Deployment:
+    """Resolves intrinsic functions as CloudFormation would for one set of parameter values."""
+
+    def __init__(
+        self, template: Mapping[str, Any], parameters: Mapping[str, str], physical: dict[str, str]
+    ) -> None:
+        self.template = template
+        self.parameters = {
+            name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()
+        } | dict(parameters)
+        self.pseudo = {
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Partition": "aws",
+            "AWS::Region": REGION,
+            "AWS::StackName": "authproxy",
+            "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/authproxy/6a1b2c3d",
+        }
+        self.physical = physical
+
+    def condition(self, name: str) -> bool:
+        return self.truth(self.template["Conditions"][name])
+
+    def truth(self, expression: Mapping[str, Any]) -> bool:
+        ((function, argument),) = expression.items()
+        if function == "Fn::Equals":
+            left, right = (self.value(a) for a in argument)
+            return left == right
+        if function == "Fn::Not":
+            return not self.truth(argument[0])
+        if function == "Condition":
+            return self.condition(argument)
+        raise AssertionError(f"condition function {function} is not modelled here")
+
+    def value(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return [self.value(item) for item in node]
+        if not isinstance(node, dict):
+            return node if isinstance(node, str) else json.dumps(node)
+        if len(node) != 1:
+            return {key: self.value(item) for key, item in node.items()}
+        ((function, argument),) = node.items()
+        if function == "Ref":
+            return self.ref(argument)
+        if function == "Fn::If":
+            name, when_true, when_false = argument
+            return self.value(when_true if self.condition(name) else when_false)
+        if function == "Fn::Sub":
+            pattern, variables = argument if isinstance(argument, list) else (argument, {})
+            local = {key: self.value(item) for key, item in variables.items()}
+            return re.sub(
+                r"\$\{([^}]+)\}",
+                lambda m: local.get(m[1]) or self.ref(m[1]),
+                pattern,
+            )
+        raise AssertionError(f"intrinsic {function} is not modelled here")
+
+    def ref(self, name: str) -> str:
+        if name in self.pseudo:
+            return self.pseudo[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        return self.physical[name]
+
+
+def physical_ids(deployed: Mapping[str, Any]) -> dict[str, str]:
+    """What ``Ref`` returns for each resource; secrets are created in moto's Secrets Manager."""
+    client = boto3.client("secretsmanager", region_name=REGION)
+    ids = {}
+    for name, resource in deployed["Resources"].items():
+        kind = resource["Type"]
+        if kind == "AWS::SecretsManager::Secret":
+            created = client.create_secret(Name=name, SecretString="k" * 64)
+            ids[name] = created["ARN"]
+        elif kind == "AWS::Cognito::UserPool":
+            ids[name] = f"{REGION}_Created1"
+        else:
+            ids[name] = f"authproxy-{name}-1A2B3C"
+    return ids
+
+
+def function_environment(deployment: Deployment, function: str) -> dict[str, str]:
+    """The function's environment on Lambda: its configured variables plus the runtime's own."""
+    properties = deployment.template["Resources"][function]["Properties"]
+    configured = deployment.value(properties["Environment"]["Variables"])
+    assert not set(configured) & LAMBDA_RESERVED
+    return configured | {"AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION}
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws():
+        yield
+
+
+@pytest.mark.usefixtures("aws_credentials")
+@pytest.mark.parametrize("parameters", [NEW_POOL, EXISTING_POOL], ids=["new-pool", "existing-pool"])
+def test_functions_environments_satisfy_their_settings(
+    deployed: dict[str, Any], parameters: dict[str, str]
+) -> None:
+    deployment = Deployment(deployed, parameters, physical_ids(deployed))
+    facade = authproxy_settings.Settings.from_env(
+        function_environment(deployment, "AuthProxyFunction")
+    )
+    mcp = mcpserver_settings.Settings.from_env(
+        function_environment(deployment, "McpServerFunction")
+    )
+
+    assert facade.issuer == mcp.issuer == f"https://{DOMAIN}"
+    assert facade.default_resource.uri == mcp.mcp_url == f"https://{DOMAIN}/mcp"
+    assert facade.user_pool_id == deployment.value(
+        {"Fn::If": ["CreateUserPool", {"Ref": "UserPool"}, {"Ref": "ExistingUserPoolId"}]}
+    )
+    assert facade.store_url == "dynamodb://authproxy-RegistrationsTable-1A2B3C"
+    assert facade.secret_arn == deployment.physical["SealingSecret"]
+    assert mcp.cognito_issuer == f"https://cognito-idp.{REGION}.amazonaws.com/{facade.user_pool_id}"
+    assert set(mcp.scopes) == set(facade.default_resource.scopes)
+
+
+@pytest.mark.usefixtures("aws_credentials")
+def test_cognito_domain_follows_the_pool_choice(deployed: dict[str, Any]) -> None:
+    ids = physical_ids(deployed)
+    new = function_environment(Deployment(deployed, NEW_POOL, ids), "AuthProxyFunction")
+    existing = function_environment(Deployment(deployed, EXISTING_POOL, ids), "AuthProxyFunction")
+    assert new["COGNITO_DOMAIN"] == (
+        f"https://authproxy-UserPoolDomain-1A2B3C.auth.{REGION}.amazoncognito.com"
+    )
+    assert existing["COGNITO_DOMAIN"] == "https://login.example.com"
+    assert existing["USER_POOL_ID"] == EXISTING_POOL["ExistingUserPoolId"]
+
+
+def test_resource_server_identifier_is_the_mcp_url(template: dict[str, Any]) -> None:
+    (server,) = resources_of(template, "AWS::Cognito::UserPoolResourceServer").values()
+    assert server["Properties"]["Identifier"] == {"Fn::Sub": "https://${DomainName}/mcp"}
+    names = [scope["ScopeName"] for scope in server["Properties"]["Scopes"]]
+    assert names == ["read", "write"]
+
+
+@pytest.mark.usefixtures("aws_credentials")
+def test_registrations_table_is_the_one_the_store_creates(template: dict[str, Any]) -> None:
+    table = template["Resources"]["RegistrationsTable"]
+    properties = table["Properties"]
+    client = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.create_table(client, "registrations")
+    created = client.describe_table(TableName="registrations")["Table"]
+
+    def keys(definition: Mapping[str, Any]) -> list[tuple[str, str]]:
+        return [(k["AttributeName"], k["KeyType"]) for k in definition["KeySchema"]]
+
+    assert keys(properties) == keys(created)
+    assert sorted(properties["AttributeDefinitions"], key=str) == sorted(
+        created["AttributeDefinitions"], key=str
+    )
+    assert [(i["IndexName"], keys(i)) for i in properties["GlobalSecondaryIndexes"]] == [
+        (i["IndexName"], keys(i)) for i in created["GlobalSecondaryIndexes"]
+    ]
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
