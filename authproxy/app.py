@@ -1,0 +1,120 @@
+"""The façade's routing table and wiring. Nothing else happens here.
+
+Follow a request: this table → the endpoint module named in it → :mod:`.clients` (registrations)
+or :mod:`.cognito_oauth` (Cognito's endpoints).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import boto3
+import httpx
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from . import authorize, metadata, registration, token
+from .clients import Registrar
+from .cognito_admin import CognitoAdmin
+from .cognito_oauth import CognitoOAuth
+from .errors import OAuthError
+from .logs import RequestContextMiddleware, configure_logging
+from .sealing import Sealer, SecretBox
+from .settings import Settings, SettingsError
+from .state import AppState
+from .store import Store, open_store
+
+log = logging.getLogger(__name__)
+
+
+def load_secret_key(settings: Settings) -> str:
+    """The sealing key: from the environment, or Secrets Manager once per cold start."""
+    if settings.secret_key:
+        return settings.secret_key
+    value = boto3.client("secretsmanager", region_name=settings.region).get_secret_value(
+        SecretId=settings.secret_arn
+    )["SecretString"]
+    if len(value) < 32:
+        raise SettingsError("AUTHPROXY_SECRET_ARN", "the secret must be at least 32 characters")
+    return str(value)
+
+
+async def _oauth_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, OAuthError)
+    return exc.response()
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error")
+    return JSONResponse(
+        {"error": "server_error", "error_description": "unexpected error; see the server logs"},
+        status_code=500,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    admin: CognitoAdmin | None = None,
+    upstream_transport: httpx.AsyncBaseTransport | None = None,
+) -> Starlette:
+    """Build the façade for one deployment. Tests pass their own store, admin or transport."""
+    configure_logging(settings.log_level)
+    key = load_secret_key(settings)
+    store = store or open_store(settings.store_url, region=settings.region)
+    admin = admin or CognitoAdmin(
+        settings.user_pool_id, settings.region, endpoint_url=settings.cognito_endpoint
+    )
+    upstream = CognitoOAuth(
+        settings.cognito_domain, settings.upstream_timeout, transport=upstream_transport
+    )
+    state = AppState(
+        settings=settings,
+        registrar=Registrar(settings, store, admin, SecretBox(key)),
+        sealer=Sealer(key),
+        upstream=upstream,
+    )
+    p = settings.issuer_path
+    routes = [
+        *metadata.routes(settings),
+        Route(f"{p}/register", registration.register, methods=["POST"]),
+        Route(f"{p}/register/{{client_id}}", registration.manage, methods=["GET", "PUT", "DELETE"]),
+        Route(f"{p}/authorize", authorize.authorize, methods=["GET"]),
+        Route(f"{p}/consent", authorize.decide, methods=["POST"]),
+        Route(f"{p}/callback", authorize.callback, methods=["GET"]),
+        Route(f"{p}/token", token.token, methods=["POST"]),
+        Route(f"{p}/revoke", token.revoke, methods=["POST"]),
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await upstream.aclose()
+
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(RequestContextMiddleware),
+            # Browser-based MCP clients read metadata and call /register and /token from their
+            # own origin; no cookies are involved there, so any origin may.
+            Middleware(
+                CORSMiddleware,
+                allow_origins=["*"],
+                allow_methods=["GET", "POST", "PUT", "DELETE"],
+                allow_headers=["authorization", "content-type", "mcp-protocol-version"],
+                max_age=3600,
+            ),
+        ],
+        exception_handlers={OAuthError: _oauth_error, Exception: _unexpected},
+        lifespan=lifespan,
+    )
+    app.state.authproxy = state
+    return app

@@ -1,0 +1,331 @@
+"""The authorization endpoint and the façade's Cognito callback (design D1, D2, D6).
+
+``GET /authorize`` checks the request (RFC 6749 §4.1.1, PKCE per RFC 7636 with S256 only, RFC 8707
+``resource``), asks for consent, and sends the browser to Cognito's managed login with the backing
+client, the façade's own callback, a sealed ``state`` and the client's ``code_challenge``
+untouched. ``GET /callback`` opens that state and hands the client a wrapped code on its own
+redirect URI, with RFC 9207 ``iss``.
+
+Until the client and its redirect URI are known good, errors are an HTML page, never a redirect
+(RFC 6749 §4.1.2.1; no open redirect). After that, errors go back to the client.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from authlib.oauth2.rfc7636.challenge import CODE_CHALLENGE_PATTERN
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import QueryParams
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from . import consent
+from .errors import OAuthError
+from .pages import ConsentView, consent_page, error_page
+from .redirects import is_loopback, match_redirect_uri, redirect_host
+from .resources import find_resource, resolve_grant
+from .sealing import EnvelopeError, Purpose
+from .state import AppState, app_state
+from .store import Registration
+
+# Parameters the façade forwards to Cognito's authorization endpoint as they came.
+PASSTHROUGH = ("identity_provider", "idp_identifier", "login_hint", "prompt", "lang", "nonce")
+SINGLE_VALUED = (
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "state",
+    "scope",
+    "code_challenge",
+    "code_challenge_method",
+)
+
+
+class PageError(Exception):
+    """The request cannot be trusted to redirect anywhere: show a page instead."""
+
+    def __init__(self, title: str, detail: str, status: int = 400) -> None:
+        super().__init__(detail)
+        self.title = title
+        self.detail = detail
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """A checked authorization request, carried in the consent form and the Cognito ``state``."""
+
+    client_id: str
+    backing_client_id: str
+    redirect_uri: str
+    redirect_uri_given: bool
+    resource: str
+    scopes: tuple[str, ...]
+    code_challenge: str
+    state: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def payload(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> Transaction:
+        try:
+            return cls(**{**payload, "scopes": tuple(payload["scopes"])})
+        except (KeyError, TypeError):
+            raise EnvelopeError(Purpose.STATE, expired=False) from None
+
+
+def with_query(uri: str, params: dict[str, str | None]) -> str:
+    """Add parameters to a redirect URI, keeping any query it was registered with (§3.1.2)."""
+    parts = urlsplit(uri)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    query += [(k, v) for k, v in params.items() if v is not None]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def client_redirect(state: AppState, txn: Transaction, params: dict[str, str | None]) -> Response:
+    """The authorization response on the client's redirect URI, with RFC 9207 ``iss``."""
+    location = with_query(
+        txn.redirect_uri, {**params, "state": txn.state, "iss": state.settings.issuer}
+    )
+    return RedirectResponse(location, status_code=302, headers={"Cache-Control": "no-store"})
+
+
+def error_redirect(state: AppState, txn: Transaction, error: OAuthError) -> Response:
+    return client_redirect(
+        state, txn, {"error": error.error, "error_description": error.description or None}
+    )
+
+
+def upstream_redirect(state: AppState, txn: Transaction) -> Response:
+    """Send the browser to Cognito's managed login on the backing client's behalf."""
+    params = {
+        "response_type": "code",
+        "client_id": txn.backing_client_id,
+        "redirect_uri": state.settings.callback_url,
+        "scope": " ".join(txn.scopes),
+        "state": state.sealer.seal(Purpose.STATE, txn.payload()),
+        "code_challenge": txn.code_challenge,
+        "code_challenge_method": "S256",
+        **txn.extra,
+    }
+    if state.settings.resource_binding:
+        params["resource"] = txn.resource
+    return RedirectResponse(
+        state.upstream.authorize_url(params), status_code=302, headers={"Cache-Control": "no-store"}
+    )
+
+
+def _single(params: QueryParams, name: str) -> str | None:
+    values = params.getlist(name)
+    if len(values) > 1:
+        raise OAuthError("invalid_request", f"{name} must not be repeated")
+    return values[0] if values else None
+
+
+def _trusted_redirect(registration: Registration, params: QueryParams) -> tuple[str, bool]:
+    """The redirect URI to answer on, once it is proven to belong to the client."""
+    values = params.getlist("redirect_uri")
+    if len(values) > 1:
+        raise PageError("Invalid request", "redirect_uri was sent more than once.")
+    if values:
+        if not match_redirect_uri(registration.redirect_uris, values[0]):
+            raise PageError(
+                "Redirect URI mismatch",
+                "The application asked to return to an address it did not register.",
+            )
+        return values[0], True
+    registered = registration.redirect_uris
+    if len(registered) == 1 and not is_loopback(registered[0]):
+        return registered[0], False
+    raise PageError(
+        "Invalid request", "The application did not say where to return (redirect_uri)."
+    )
+
+
+async def _registration(state: AppState, client_id: str | None) -> Registration:
+    if not client_id:
+        raise PageError("Invalid request", "The request names no client (client_id).")
+    registration = await run_in_threadpool(state.registrar.get, client_id)
+    if registration is None:
+        raise PageError("Unknown application", "This application is not registered here.")
+    if registration.status != "active":
+        raise PageError("Application revoked", "This application's access has been revoked.")
+    return registration
+
+
+def _check(
+    params: QueryParams, registration: Registration, state: AppState, redirect_uri: str, given: bool
+) -> Transaction:
+    """RFC 6749 §4.1.1 with PKCE (RFC 7636 §4.3, S256 only) and RFC 8707 ``resource``."""
+    for name in SINGLE_VALUED:
+        _single(params, name)
+    response_type = params.get("response_type")
+    if not response_type:
+        raise OAuthError("invalid_request", "response_type is required")
+    if response_type != "code":
+        raise OAuthError("unsupported_response_type", "only response_type=code is supported")
+    if "authorization_code" not in registration.metadata.get("grant_types", []):
+        raise OAuthError("unauthorized_client", "this client did not register authorization_code")
+    challenge = params.get("code_challenge")
+    if not challenge:
+        raise OAuthError("invalid_request", "code_challenge is required (PKCE with S256)")
+    if params.get("code_challenge_method") != "S256":
+        raise OAuthError("invalid_request", "code_challenge_method must be S256")
+    if not CODE_CHALLENGE_PATTERN.match(challenge):
+        raise OAuthError("invalid_request", "code_challenge is malformed")
+    grant = resolve_grant(state.settings.resources, params.getlist("resource"), params.get("scope"))
+    return Transaction(
+        client_id=registration.client_id,
+        backing_client_id=registration.backing_client_id,
+        redirect_uri=redirect_uri,
+        redirect_uri_given=given,
+        resource=grant.resource,
+        scopes=grant.scopes,
+        code_challenge=challenge,
+        state=params.get("state"),
+        extra={k: v for k in PASSTHROUGH if (v := params.get(k))},
+    )
+
+
+async def authorize(request: Request) -> Response:
+    """GET /authorize."""
+    state = app_state(request)
+    params = request.query_params
+    try:
+        registration = await _registration(state, _single_or_page(params, "client_id"))
+        redirect_uri, given = _trusted_redirect(registration, params)
+    except PageError as exc:
+        return error_page(exc.title, exc.detail, exc.status)
+    partial = Transaction(
+        client_id=registration.client_id,
+        backing_client_id=registration.backing_client_id,
+        redirect_uri=redirect_uri,
+        redirect_uri_given=given,
+        resource="",
+        scopes=(),
+        code_challenge="",
+        state=params.get("state"),
+    )
+    try:
+        txn = _check(params, registration, state, redirect_uri, given)
+    except OAuthError as exc:
+        return error_redirect(state, partial, exc)
+    if _skip_consent(request, state, txn):
+        return upstream_redirect(state, txn)
+    return _consent_form(state, registration, txn)
+
+
+def _single_or_page(params: QueryParams, name: str) -> str | None:
+    try:
+        return _single(params, name)
+    except OAuthError:
+        raise PageError("Invalid request", f"{name} was sent more than once.") from None
+
+
+def _skip_consent(request: Request, state: AppState, txn: Transaction) -> bool:
+    host = (urlsplit(txn.redirect_uri).hostname or "").lower()
+    if host and host in state.settings.trusted_redirect_hosts and not is_loopback(txn.redirect_uri):
+        return True
+    return consent.is_approved(request, state.settings, state.sealer, txn.client_id)
+
+
+def _consent_form(state: AppState, registration: Registration, txn: Transaction) -> Response:
+    nonce = consent.new_csrf_nonce()
+    resource = find_resource(state.settings.resources, txn.resource)
+    uris = registration.redirect_uris
+    view = ConsentView(
+        client_name=registration.client_name,
+        client_id=registration.client_id,
+        client_uri=registration.metadata.get("client_uri"),
+        redirect_host=redirect_host(txn.redirect_uri),
+        redirect_uri=txn.redirect_uri,
+        resource_name=resource.name if resource else txn.resource,
+        resource=txn.resource,
+        scopes=txn.scopes,
+        loopback_only=all(is_loopback(u) for u in uris),
+        form_token=nonce,
+        transaction=state.sealer.seal(Purpose.CONSENT_FORM, {"txn": txn.payload(), "csrf": nonce}),
+        action=state.settings.endpoint("/consent"),
+    )
+    response = consent_page(view)
+    consent.set_csrf_cookie(response, state.settings, nonce)
+    return response
+
+
+async def decide(request: Request) -> Response:
+    """POST /consent: the person approved or denied; continue to Cognito or tell the client."""
+    state = app_state(request)
+    form = await request.form()
+    try:
+        sealed = state.sealer.open(Purpose.CONSENT_FORM, str(form.get("transaction", "")))
+        txn = Transaction.from_payload(sealed["txn"])
+    except (EnvelopeError, KeyError, TypeError):
+        return error_page(
+            "This page has expired", "The approval form is no longer valid.", status=400
+        )
+    if not consent.csrf_ok(
+        request, state.settings, str(sealed.get("csrf", "")), str(form.get("csrf_token", ""))
+    ):
+        return error_page(
+            "Request refused", "The approval did not come from this browser's page.", status=403
+        )
+    registration = await run_in_threadpool(state.registrar.active, txn.client_id)
+    if registration is None:
+        return error_page("Application revoked", "This application's access has been revoked.")
+    if form.get("decision") != "approve":
+        response = error_redirect(
+            state, txn, OAuthError("access_denied", "the user denied the request")
+        )
+    else:
+        response = upstream_redirect(state, txn)
+        consent.remember(response, request, state.settings, state.sealer, txn.client_id)
+    consent.clear_csrf_cookie(response, state.settings)
+    return response
+
+
+async def callback(request: Request) -> Response:
+    """GET /callback: Cognito's authorization response, relayed to the client (RFC 9207 ``iss``).
+
+    Cognito's code goes back wrapped with what it was issued for, so ``/token`` can check the
+    client, redirect URI and resource that Cognito itself cannot.
+    """
+    state = app_state(request)
+    params = request.query_params
+    try:
+        txn = Transaction.from_payload(state.sealer.open(Purpose.STATE, params.get("state", "")))
+    except EnvelopeError as exc:
+        detail = (
+            "The sign-in took too long. Start again from your application."
+            if exc.expired
+            else "The sign-in response could not be verified."
+        )
+        return error_page("Sign-in could not be completed", detail)
+    if params.get("error"):
+        return client_redirect(
+            state,
+            txn,
+            {"error": params["error"], "error_description": params.get("error_description")},
+        )
+    code = params.get("code")
+    if not code:
+        return error_redirect(
+            state, txn, OAuthError("server_error", "the identity provider returned no code")
+        )
+    wrapped = state.sealer.seal(
+        Purpose.CODE,
+        {
+            "code": code,
+            "client_id": txn.client_id,
+            "backing_client_id": txn.backing_client_id,
+            "redirect_uri": txn.redirect_uri,
+            "redirect_uri_given": txn.redirect_uri_given,
+            "resource": txn.resource,
+            "scopes": list(txn.scopes),
+        },
+    )
+    return client_redirect(state, txn, {"code": wrapped})

@@ -1,0 +1,294 @@
+"""Registrations and their backing Cognito app clients (design D4).
+
+A registration is a store row the façade owns; the Cognito app client behind it is a credential the
+façade uses on the registration's behalf. With the ``pooled`` policy, registrations of the same
+client software share one backing client, so registration storms (Claude registers on every fresh
+connection) cost rows, not Cognito quota. With ``dedicated``, each registration gets its own, under
+a quota guard.
+
+Writes that span Cognito and the store are ordered so a failure halfway leaves nothing behind:
+Cognito client first, then the backing row, then the registration row; each later failure undoes
+the earlier steps it owns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .cognito_admin import CognitoAdmin, CognitoAdminError
+from .errors import OAuthError, invalid_client, temporarily_unavailable
+from .resources import OIDC_SCOPES
+from .sealing import SecretBox
+from .settings import Settings
+from .store import BackingClient, Registration, Store, StoreConflict
+from .store.base import RegistrationKind
+
+log = logging.getLogger(__name__)
+
+# Record a registration's use at most this often: one store write per hour, not per token.
+TOUCH_INTERVAL = 3600
+
+
+def digest(value: str) -> str:
+    """SHA-256 of a 256-bit random secret: enough to compare, useless to steal."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def matches(value: str | None, expected_digest: str | None) -> bool:
+    if not value or not expected_digest:
+        return False
+    return hmac.compare_digest(digest(value), expected_digest)
+
+
+def software_fingerprint(metadata: dict[str, Any], kind: RegistrationKind, client_id: str) -> str:
+    """What makes two registrations "the same client software" for pooling.
+
+    A CIMD client is its metadata URL. A DCR client is its name, software id, grant types and
+    whether it is confidential; redirect URIs are left out because Cognito only ever sees the
+    façade's own callback.
+    """
+    if kind == "cimd":
+        basis: list[Any] = ["cimd", client_id]
+    else:
+        basis = [
+            "dcr",
+            metadata.get("client_name") or "",
+            metadata.get("software_id") or "",
+            sorted(metadata.get("grant_types") or ["authorization_code"]),
+            metadata.get("token_endpoint_auth_method", "none") != "none",
+        ]
+    return hashlib.sha256(json.dumps(basis).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class IssuedRegistration:
+    """A new registration and the credentials shown to the client once (RFC 7591 §3.2.1)."""
+
+    registration: Registration
+    client_secret: str | None
+    registration_access_token: str | None
+
+
+def capacity_exhausted(why: str) -> OAuthError:
+    log.error("registration refused: backing client capacity exhausted", extra={"why": why})
+    return OAuthError(
+        "temporarily_unavailable",
+        "this server cannot register more clients now; its operator has been alerted",
+        status=503,
+    )
+
+
+def admin_failure(exc: CognitoAdminError) -> OAuthError:
+    if exc.throttled:
+        return temporarily_unavailable("Cognito is throttling client management; retry shortly")
+    if exc.quota_exceeded:
+        return capacity_exhausted(f"{exc.operation}: {exc.code}")
+    log.error(
+        "Cognito admin call failed",
+        extra={"operation": exc.operation, "cognito_error": exc.code, "detail": exc.message},
+    )
+    return OAuthError("server_error", f"{exc.operation} failed ({exc.code})", status=502)
+
+
+class Registrar:
+    """Creates, authenticates, updates and retires registrations."""
+
+    def __init__(
+        self, settings: Settings, store: Store, admin: CognitoAdmin, box: SecretBox
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.admin = admin
+        self.box = box
+        self._secrets: dict[str, str] = {}
+
+    @property
+    def backing_scopes(self) -> list[str]:
+        return [*OIDC_SCOPES, *(s for r in self.settings.resources for s in r.cognito_scopes)]
+
+    # registration
+
+    def register(
+        self, metadata: dict[str, Any], *, kind: RegistrationKind = "dcr", client_id: str = ""
+    ) -> IssuedRegistration:
+        """Create a registration and, when needed, its backing Cognito client."""
+        client_id = client_id or secrets.token_urlsafe(18)
+        confidential = metadata.get("token_endpoint_auth_method", "none") != "none"
+        client_secret = secrets.token_urlsafe(32) if confidential else None
+        access_token = secrets.token_urlsafe(32) if kind == "dcr" else None
+        fingerprint = software_fingerprint(metadata, kind, client_id)
+        dedicated = kind == "dcr" and self.settings.client_policy == "dedicated"
+        backing = self._new_backing(metadata, fingerprint, dedicated)
+        registration = Registration(
+            client_id=client_id,
+            metadata=metadata,
+            backing_client_id=backing.client_id,
+            fingerprint=fingerprint,
+            kind=kind,
+            client_secret_hash=digest(client_secret) if client_secret else None,
+            registration_token_hash=digest(access_token) if access_token else None,
+        )
+        try:
+            self.store.create_registration(registration)
+        except Exception:
+            if dedicated:
+                self._retire_backing(backing)
+            raise
+        log.info(
+            "client registered",
+            extra={
+                "client_id": client_id,
+                "kind": kind,
+                "backing_client_id": backing.client_id,
+                "auth_method": registration.auth_method,
+            },
+        )
+        return IssuedRegistration(registration, client_secret, access_token)
+
+    def _new_backing(
+        self, metadata: dict[str, Any], fingerprint: str, dedicated: bool
+    ) -> BackingClient:
+        if not dedicated:
+            existing = self.store.find_backing(fingerprint)
+            if existing is not None:
+                return existing
+        if self.store.count_backing() >= self.settings.max_backing_clients:
+            limit = self.settings.max_backing_clients
+            raise capacity_exhausted(f"{limit} backing clients (AUTHPROXY_MAX_BACKING_CLIENTS)")
+        try:
+            created = self.admin.create_client(
+                name=str(metadata.get("client_name") or "client"),
+                callback_url=self.settings.callback_url,
+                scopes=self.backing_scopes,
+                identity_providers=self.settings.identity_providers,
+            )
+        except CognitoAdminError as exc:
+            raise admin_failure(exc) from None
+        backing = BackingClient(
+            client_id=created.client_id,
+            name=str(metadata.get("client_name") or "client"),
+            sealed_secret=self.box.seal(created.client_secret),
+            policy="dedicated" if dedicated else "pooled",
+            fingerprint=None if dedicated else fingerprint,
+        )
+        try:
+            self.store.create_backing(backing)
+        except StoreConflict:
+            # Another instance created the pooled client for this software first: use theirs.
+            self._delete_cognito_client(created.client_id)
+            winner = self.store.find_backing(fingerprint)
+            if winner is None:
+                raise
+            return winner
+        except Exception:
+            self._delete_cognito_client(created.client_id)
+            raise
+        self._secrets[backing.client_id] = created.client_secret
+        log.info(
+            "backing client created",
+            extra={"backing_client_id": backing.client_id, "policy": backing.policy},
+        )
+        return backing
+
+    def _delete_cognito_client(self, client_id: str) -> bool:
+        try:
+            self.admin.delete_client(client_id)
+        except CognitoAdminError as exc:
+            # Left for `authproxy clients reconcile` to find; say so loudly.
+            log.error(
+                "could not delete Cognito client; reconcile will report it",
+                extra={"backing_client_id": client_id, "cognito_error": exc.code},
+            )
+            return False
+        return True
+
+    def _retire_backing(self, backing: BackingClient) -> None:
+        """Delete the Cognito client, then its row; a row stays while its client exists."""
+        self._secrets.pop(backing.client_id, None)
+        if self._delete_cognito_client(backing.client_id):
+            self.store.delete_backing(backing.client_id)
+
+    # lookups and authentication
+
+    def get(self, client_id: str) -> Registration | None:
+        return self.store.get_registration(client_id)
+
+    def active(self, client_id: str) -> Registration | None:
+        registration = self.get(client_id)
+        return registration if registration and registration.status == "active" else None
+
+    def authenticate(self, client_id: str, client_secret: str | None) -> Registration:
+        """RFC 6749 §2.3: a confidential client proves its secret; a public client its id."""
+        registration = self.get(client_id) if client_id else None
+        if registration is None:
+            raise invalid_client("unknown client")
+        if registration.status != "active":
+            raise invalid_client("this client registration was revoked")
+        if registration.is_confidential and not matches(
+            client_secret, registration.client_secret_hash
+        ):
+            raise invalid_client()
+        return registration
+
+    def authenticate_management(self, client_id: str, token: str | None) -> Registration:
+        """RFC 7592 §3: the registration access token guards the client configuration endpoint."""
+        registration = self.get(client_id)
+        if registration is None or not matches(token, registration.registration_token_hash):
+            raise OAuthError(
+                "invalid_token",
+                "registration access token is not valid for this client",
+                status=401,
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        return registration
+
+    def backing_credentials(self, backing_client_id: str) -> tuple[str, str]:
+        """The backing client's id and secret, from memory, the sealed copy, or Cognito."""
+        secret = self._secrets.get(backing_client_id)
+        if secret is None:
+            backing = self.store.get_backing(backing_client_id)
+            secret = self.box.open(backing.sealed_secret) if backing else None
+            if secret is None:
+                try:
+                    secret = self.admin.client_secret(backing_client_id)
+                except CognitoAdminError as exc:
+                    raise admin_failure(exc) from None
+            self._secrets[backing_client_id] = secret
+        return backing_client_id, secret
+
+    def touch(self, registration: Registration) -> None:
+        now = int(time.time())
+        if registration.last_used_at is None or now - registration.last_used_at >= TOUCH_INTERVAL:
+            self.store.touch_registration(registration.client_id, now)
+
+    # RFC 7592 management and operator actions
+
+    def update(self, registration: Registration, metadata: dict[str, Any]) -> Registration:
+        updated = replace(registration, metadata=metadata)
+        self.store.save_registration(updated)
+        return updated
+
+    def revoke(self, registration: Registration, *, delete_backing: bool = False) -> Registration:
+        """Refuse the registration at authorize, token and refresh; optionally retire a dedicated
+        backing client (its Cognito refresh tokens then stop working too)."""
+        revoked = registration.revoked()
+        self.store.save_registration(revoked)
+        if delete_backing:
+            backing = self.store.get_backing(registration.backing_client_id)
+            if backing is not None and backing.policy == "dedicated":
+                self._retire_backing(backing)
+        log.info("client revoked", extra={"client_id": registration.client_id})
+        return revoked
+
+    def delete(self, registration: Registration) -> None:
+        """RFC 7592 §2.3: deprovision. A dedicated backing client goes with it."""
+        self.revoke(registration, delete_backing=True)
+        self.store.delete_registration(registration.client_id)
+        log.info("client deleted", extra={"client_id": registration.client_id})

@@ -1,0 +1,177 @@
+"""The Cognito admin API adapter (boto3 ``cognito-idp``): backing app clients (design D4).
+
+Everything the façade asks of Cognito's control plane goes through :class:`CognitoAdmin`, so the
+rules Cognito enforces (name pattern, callback and scope limits, rate limits) are met in one place
+and its errors become :class:`CognitoAdminError` naming the API call.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+log = logging.getLogger(__name__)
+
+# Cognito ClientName: 1-128 characters of [\w\s+=,.@-].
+_NAME_UNSAFE = re.compile(r"[^\w\s+=,.@-]+")
+NAME_PREFIX = "mcp-"
+MAX_NAME = 128
+THROTTLING = frozenset({"TooManyRequestsException", "ThrottlingException"})
+ROTATION_UNAVAILABLE = frozenset({"FeatureUnavailableInTierException", "InvalidParameterException"})
+# Retries a clashing client can wait for: Cognito allows 5 requests per second per pool.
+_BOTO_CONFIG = Config(
+    retries={"mode": "adaptive", "max_attempts": 4}, connect_timeout=5, read_timeout=10
+)
+
+
+class CognitoAdminError(Exception):
+    """A Cognito admin call failed; ``code`` is Cognito's exception name."""
+
+    def __init__(self, operation: str, code: str, message: str) -> None:
+        super().__init__(f"{operation} failed: {code}: {message}")
+        self.operation = operation
+        self.code = code
+        self.message = message
+
+    @property
+    def throttled(self) -> bool:
+        return self.code in THROTTLING
+
+    @property
+    def quota_exceeded(self) -> bool:
+        """The pool holds as many app clients as its quota allows (1,000 by default)."""
+        return self.code == "LimitExceededException"
+
+    @property
+    def not_found(self) -> bool:
+        return self.code == "ResourceNotFoundException"
+
+
+@dataclass(frozen=True)
+class CreatedClient:
+    client_id: str
+    client_secret: str
+    rotation: bool
+
+
+def backing_client_name(client_name: str) -> str:
+    """A Cognito-valid ClientName derived from the client's display name."""
+    cleaned = " ".join(_NAME_UNSAFE.sub(" ", client_name).split()) or "client"
+    return (NAME_PREFIX + cleaned)[:MAX_NAME]
+
+
+class CognitoAdmin:
+    """One user pool's app clients, created as the façade needs them."""
+
+    def __init__(
+        self,
+        user_pool_id: str,
+        region: str,
+        endpoint_url: str | None = None,
+        client: Any | None = None,
+    ) -> None:
+        self.user_pool_id = user_pool_id
+        self._idp = client or boto3.client(
+            "cognito-idp", region_name=region, endpoint_url=endpoint_url, config=_BOTO_CONFIG
+        )
+        # None until the pool tells us whether it offers refresh-token rotation.
+        self._rotation: bool | None = None
+
+    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return getattr(self._idp, _snake(operation))(UserPoolId=self.user_pool_id, **kwargs)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            raise CognitoAdminError(
+                operation, error.get("Code", "Unknown"), error.get("Message", "")
+            ) from None
+        except BotoCoreError as exc:
+            raise CognitoAdminError(operation, "ConnectionError", str(exc)) from None
+
+    def create_client(
+        self,
+        *,
+        name: str,
+        callback_url: str,
+        scopes: Sequence[str],
+        identity_providers: Sequence[str],
+    ) -> CreatedClient:
+        """CreateUserPoolClient: a confidential ``code``-flow client whose only callback is the
+        façade's, with token revocation and, where the pool offers it, refresh-token rotation."""
+        base = {
+            "ClientName": backing_client_name(name),
+            "GenerateSecret": True,
+            "AllowedOAuthFlows": ["code"],
+            "AllowedOAuthFlowsUserPoolClient": True,
+            "AllowedOAuthScopes": list(scopes),
+            "CallbackURLs": [callback_url],
+            "SupportedIdentityProviders": list(identity_providers),
+            "EnableTokenRevocation": True,
+            "PreventUserExistenceErrors": "ENABLED",
+        }
+        if self._rotation is not False:
+            try:
+                created = self._call(
+                    "CreateUserPoolClient",
+                    **base,
+                    # REFRESH_TOKEN_AUTH is refused on rotating clients; managed login needs no
+                    # SDK flow, and SRP needs the secret only the façade holds.
+                    ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH"],
+                    RefreshTokenRotation={"Feature": "ENABLED", "RetryGracePeriodSeconds": 30},
+                )["UserPoolClient"]
+                self._rotation = True
+                return CreatedClient(created["ClientId"], created["ClientSecret"], rotation=True)
+            except CognitoAdminError as exc:
+                if exc.code not in ROTATION_UNAVAILABLE or "otation" not in exc.message:
+                    raise
+                log.warning(
+                    "refresh token rotation unavailable for this pool; creating without it",
+                    extra={"cognito_error": exc.code},
+                )
+                self._rotation = False
+        created = self._call(
+            "CreateUserPoolClient", **base, ExplicitAuthFlows=["ALLOW_REFRESH_TOKEN_AUTH"]
+        )["UserPoolClient"]
+        return CreatedClient(created["ClientId"], created["ClientSecret"], rotation=False)
+
+    def client_secret(self, client_id: str) -> str:
+        """DescribeUserPoolClient returns the secret; used when the sealed copy cannot be opened."""
+        described = self._call("DescribeUserPoolClient", ClientId=client_id)
+        return str(described["UserPoolClient"]["ClientSecret"])
+
+    def describe_client(self, client_id: str) -> dict[str, Any]:
+        return dict(self._call("DescribeUserPoolClient", ClientId=client_id)["UserPoolClient"])
+
+    def delete_client(self, client_id: str) -> None:
+        """DeleteUserPoolClient; a client that is already gone counts as deleted."""
+        try:
+            self._call("DeleteUserPoolClient", ClientId=client_id)
+        except CognitoAdminError as exc:
+            if not exc.not_found:
+                raise
+
+    def list_clients(self) -> Iterator[dict[str, Any]]:
+        """ListUserPoolClients, every page (60 a page; empty pages may still carry a token)."""
+        token: str | None = None
+        while True:
+            page = self._call(
+                "ListUserPoolClients", MaxResults=60, **({"NextToken": token} if token else {})
+            )
+            yield from page.get("UserPoolClients", [])
+            token = page.get("NextToken")
+            if not token:
+                return
+
+    def describe_resource_server(self, identifier: str) -> dict[str, Any]:
+        return dict(self._call("DescribeResourceServer", Identifier=identifier)["ResourceServer"])
+
+
+def _snake(operation: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()

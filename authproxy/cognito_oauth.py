@@ -1,0 +1,126 @@
+"""The adapter to Cognito's managed-login OAuth endpoints (httpx): ``/oauth2/authorize``,
+``/oauth2/token`` and ``/oauth2/revoke`` on the pool's domain.
+
+Cognito's answers are relayed, not reinterpreted: a JSON error from Cognito reaches the client with
+its code. What the client cannot act on — a timeout, a refused connection, throttling, a 5xx — is
+:class:`UpstreamUnavailable`, which the endpoints turn into 503 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_THROTTLED = 5
+RETRY_AFTER_UNAVAILABLE = 2
+
+
+class UpstreamUnavailable(Exception):
+    """Cognito did not answer usefully in time; the request may be retried."""
+
+    def __init__(self, reason: str, retry_after: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class UpstreamResponse:
+    status: int
+    body: dict[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200
+
+
+class CognitoOAuth:
+    """One user pool domain's OAuth endpoints, over one pooled HTTP client per event loop."""
+
+    def __init__(
+        self, domain: str, timeout: float, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.domain = domain.rstrip("/")
+        self._timeout = timeout
+        self._transport = transport
+        self._http: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def authorize_url(self, params: dict[str, str]) -> str:
+        """Cognito's authorization endpoint with the given query (RFC 6749 §4.1.1)."""
+        return f"{self.domain}/oauth2/authorize?{urlencode(params)}"
+
+    def _client(self) -> httpx.AsyncClient:
+        # Lambda keeps one loop per process, uvicorn one per server; tests may bring several.
+        loop = asyncio.get_running_loop()
+        if self._http is None or self._loop is not loop:
+            self._http = httpx.AsyncClient(
+                timeout=self._timeout,
+                transport=self._transport,
+                headers={"User-Agent": "authproxy"},
+                follow_redirects=False,
+            )
+            self._loop = loop
+        return self._http
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def _post(
+        self, path: str, form: dict[str, str], client_id: str, client_secret: str
+    ) -> UpstreamResponse:
+        try:
+            response = await self._client().post(
+                f"{self.domain}{path}",
+                data=form,
+                auth=httpx.BasicAuth(client_id, client_secret),
+            )
+        except httpx.TimeoutException:
+            raise UpstreamUnavailable(
+                f"Cognito {path} timed out", RETRY_AFTER_UNAVAILABLE
+            ) from None
+        except httpx.TransportError as exc:
+            raise UpstreamUnavailable(
+                f"Cognito {path} unreachable ({type(exc).__name__})", RETRY_AFTER_UNAVAILABLE
+            ) from None
+        if response.status_code == 429:
+            raise UpstreamUnavailable(f"Cognito {path} throttled", RETRY_AFTER_THROTTLED)
+        if response.status_code >= 500:
+            raise UpstreamUnavailable(
+                f"Cognito {path} answered {response.status_code}", RETRY_AFTER_UNAVAILABLE
+            )
+        if not response.content:
+            return UpstreamResponse(response.status_code, {})
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            log.warning(
+                "unexpected answer from Cognito",
+                extra={"path": path, "status": response.status_code},
+            )
+            raise UpstreamUnavailable(
+                f"Cognito {path} answered {response.status_code} without JSON",
+                RETRY_AFTER_UNAVAILABLE,
+            )
+        return UpstreamResponse(response.status_code, body)
+
+    async def token(
+        self, form: dict[str, str], client_id: str, client_secret: str
+    ) -> UpstreamResponse:
+        """POST /oauth2/token with the backing client's credentials (``client_secret_basic``)."""
+        return await self._post("/oauth2/token", form, client_id, client_secret)
+
+    async def revoke(self, token: str, client_id: str, client_secret: str) -> UpstreamResponse:
+        """POST /oauth2/revoke (RFC 7009) for a refresh token of the backing client."""
+        return await self._post("/oauth2/revoke", {"token": token}, client_id, client_secret)

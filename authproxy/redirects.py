@@ -1,0 +1,102 @@
+"""Redirect-URI policy: what a client may register and how a request matches it.
+
+RFC 8252 (OAuth 2.0 for Native Apps) §7.1 private-use URI schemes, §7.3 loopback redirection with
+any port, §8.4 no other plain-http hosts; RFC 6749 §3.1.2 absolute, no fragment; RFC 9700 §4.1
+exact matching for everything else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from urllib.parse import SplitResult, urlsplit
+
+from .errors import OAuthError
+
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+MAX_URI_LENGTH = 2048
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*$")
+# Schemes that execute or reference local content in a browser: never a redirect target.
+_FORBIDDEN_SCHEMES = frozenset(
+    {"javascript", "data", "vbscript", "file", "about", "blob", "filesystem", "view-source"}
+)
+
+
+def invalid_redirect_uri(uri: str, why: str) -> OAuthError:
+    return OAuthError("invalid_redirect_uri", f"{uri[:200]!r}: {why}")
+
+
+def check_redirect_uri(uri: object, allowed_https_hosts: Iterable[str] = ()) -> str:
+    """Return ``uri`` if a client may register it, else raise ``invalid_redirect_uri``.
+
+    ``allowed_https_hosts``, when not empty, limits https redirect URIs to those hosts; loopback and
+    private-use redirects stay allowed because they never leave the user's device.
+    """
+    if not isinstance(uri, str) or not uri:
+        raise invalid_redirect_uri(str(uri), "must be a non-empty string")
+    if len(uri) > MAX_URI_LENGTH:
+        raise invalid_redirect_uri(uri, f"longer than {MAX_URI_LENGTH} characters")
+    if "#" in uri:
+        raise invalid_redirect_uri(uri, "must not contain a fragment (RFC 6749 §3.1.2)")
+    if any(ch.isspace() or ord(ch) < 0x20 for ch in uri):
+        raise invalid_redirect_uri(uri, "must not contain whitespace or control characters")
+    try:
+        parts = urlsplit(uri)
+        port = parts.port
+    except ValueError:
+        raise invalid_redirect_uri(uri, "is not a valid URI") from None
+    scheme = parts.scheme.lower()
+    if not _SCHEME.match(scheme):
+        raise invalid_redirect_uri(uri, "must be an absolute URI")
+    if scheme in _FORBIDDEN_SCHEMES:
+        raise invalid_redirect_uri(uri, f"the {scheme}: scheme is not allowed")
+    if "@" in parts.netloc:
+        raise invalid_redirect_uri(uri, "must not contain user information")
+    host = (parts.hostname or "").lower()
+    if scheme == "https":
+        if not host:
+            raise invalid_redirect_uri(uri, "has no host")
+        allowed = {h.lower() for h in allowed_https_hosts}
+        if allowed and host not in allowed:
+            raise invalid_redirect_uri(uri, f"host {host} is not allowed by this server")
+    elif scheme == "http":
+        if host not in LOOPBACK_HOSTS:
+            raise invalid_redirect_uri(
+                uri, "plain http is allowed only for loopback (localhost, 127.0.0.1, [::1])"
+            )
+    elif scheme in ("ws", "wss", "ftp"):
+        raise invalid_redirect_uri(uri, f"the {scheme}: scheme is not a redirect target")
+    elif port is not None and not host:
+        raise invalid_redirect_uri(uri, "is not a valid URI")
+    return uri
+
+
+def is_loopback(uri: str) -> bool:
+    parts = urlsplit(uri)
+    return parts.scheme == "http" and (parts.hostname or "").lower() in LOOPBACK_HOSTS
+
+
+def _without_port(parts: SplitResult) -> tuple[str, str, str, str]:
+    return (parts.scheme, (parts.hostname or "").lower(), parts.path or "/", parts.query)
+
+
+def match_redirect_uri(registered: Iterable[str], requested: str) -> bool:
+    """RFC 8252 §7.3: a loopback redirect matches whatever its port; all others match exactly."""
+    registered = list(registered)
+    if requested in registered:
+        return True
+    if not is_loopback(requested):
+        return False
+    try:
+        wanted = _without_port(urlsplit(requested))
+    except ValueError:
+        return False
+    return any(is_loopback(r) and _without_port(urlsplit(r)) == wanted for r in registered)
+
+
+def redirect_host(uri: str) -> str:
+    """What the consent page names as the destination: the host, or the scheme for an app."""
+    parts = urlsplit(uri)
+    if parts.scheme in ("http", "https"):
+        return (parts.hostname or "").lower()
+    return f"{parts.scheme}:" + (f"//{parts.hostname}" if parts.hostname else "")

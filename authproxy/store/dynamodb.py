@@ -1,0 +1,260 @@
+"""DynamoDB store for AWS (design D9): one table, on-demand, keys ``pk``/``sk``.
+
+Items: ``REG#<client_id>`` (a registration; GSI ``gsi1`` by backing client), ``BACK#<id>`` (a
+backing client), ``FP#<fingerprint>`` (the pooled-fingerprint lock) and ``META``/``COUNT`` (how
+many backing clients exist, for the quota guard). Writes that must agree are one transaction.
+Records are stored as a JSON string so no float/Decimal conversions touch them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from .base import BackingClient, Registration, StoreConflict
+
+GSI = "gsi1"
+_COUNT_KEY = {"pk": {"S": "META"}, "sk": {"S": "COUNT"}}
+
+
+def _reg_key(client_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"REG#{client_id}"}, "sk": {"S": "REG"}}
+
+
+def _back_key(client_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"BACK#{client_id}"}, "sk": {"S": "BACK"}}
+
+
+def _fp_key(fingerprint: str) -> dict[str, Any]:
+    return {"pk": {"S": f"FP#{fingerprint}"}, "sk": {"S": "FP"}}
+
+
+def _is_conflict(exc: ClientError) -> bool:
+    code = exc.response.get("Error", {}).get("Code")
+    return code in ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+def _registration(item: dict[str, Any]) -> Registration:
+    data = json.loads(item["data"]["S"])
+    if "last_used_at" in item:
+        data["last_used_at"] = int(item["last_used_at"]["N"])
+    return Registration.from_dict(data)
+
+
+def _backing(item: dict[str, Any]) -> BackingClient:
+    return BackingClient.from_dict(json.loads(item["data"]["S"]))
+
+
+def create_table(client: Any, table: str) -> None:
+    """Create the table as the AWS template does (used by the local stack and tests)."""
+    client.create_table(
+        TableName=table,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": name, "AttributeType": "S"}
+            for name in ("pk", "sk", "gsi1pk", "gsi1sk")
+        ],
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": GSI,
+                "KeySchema": [
+                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+
+
+class DynamoDBStore:
+    """Registrations and backing clients in one DynamoDB table."""
+
+    def __init__(self, table: str, client: Any | None = None, region: str | None = None) -> None:
+        self.table = table
+        self._db = client or boto3.client("dynamodb", region_name=region)
+
+    @classmethod
+    def from_url(cls, url: str, region: str | None = None) -> DynamoDBStore:
+        return cls(url.removeprefix("dynamodb://"), region=region)
+
+    def close(self) -> None:
+        """Nothing to release: boto3 clients pool their own connections."""
+
+    def _get(self, key: dict[str, Any]) -> dict[str, Any] | None:
+        item = self._db.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
+        return item or None
+
+    def _pages(self, operation: str, **kwargs: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for page in self._db.get_paginator(operation).paginate(TableName=self.table, **kwargs):
+            items.extend(page.get("Items", []))
+        return items
+
+    # registrations
+
+    def _registration_item(self, registration: Registration) -> dict[str, Any]:
+        data = registration.to_dict()
+        last_used = data.pop("last_used_at")
+        item = {
+            **_reg_key(registration.client_id),
+            "gsi1pk": {"S": f"BACK#{registration.backing_client_id}"},
+            "gsi1sk": {"S": f"REG#{registration.created_at:012d}#{registration.client_id}"},
+            "data": {"S": json.dumps(data)},
+        }
+        if last_used is not None:
+            item["last_used_at"] = {"N": str(last_used)}
+        return item
+
+    def get_registration(self, client_id: str) -> Registration | None:
+        item = self._get(_reg_key(client_id))
+        return _registration(item) if item else None
+
+    def create_registration(self, registration: Registration) -> None:
+        try:
+            self._db.put_item(
+                TableName=self.table,
+                Item=self._registration_item(registration),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if _is_conflict(exc):
+                raise StoreConflict(registration.client_id) from None
+            raise
+
+    def save_registration(self, registration: Registration) -> None:
+        self._db.put_item(TableName=self.table, Item=self._registration_item(registration))
+
+    def delete_registration(self, client_id: str) -> None:
+        self._db.delete_item(TableName=self.table, Key=_reg_key(client_id))
+
+    def touch_registration(self, client_id: str, at: int) -> None:
+        try:
+            self._db.update_item(
+                TableName=self.table,
+                Key=_reg_key(client_id),
+                UpdateExpression="SET last_used_at = :at",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":at": {"N": str(at)}},
+            )
+        except ClientError as exc:
+            if not _is_conflict(exc):
+                raise
+
+    def list_registrations(self) -> list[Registration]:
+        items = self._pages(
+            "scan",
+            FilterExpression="sk = :sk",
+            ExpressionAttributeValues={":sk": {"S": "REG"}},
+        )
+        return sorted(map(_registration, items), key=lambda r: (r.created_at, r.client_id))
+
+    def registrations_for_backing(self, backing_client_id: str) -> list[Registration]:
+        items = self._pages(
+            "query",
+            IndexName=GSI,
+            KeyConditionExpression="gsi1pk = :b",
+            ExpressionAttributeValues={":b": {"S": f"BACK#{backing_client_id}"}},
+        )
+        return [_registration(i) for i in items]
+
+    # backing clients
+
+    def get_backing(self, client_id: str) -> BackingClient | None:
+        item = self._get(_back_key(client_id))
+        return _backing(item) if item else None
+
+    def find_backing(self, fingerprint: str) -> BackingClient | None:
+        lock = self._get(_fp_key(fingerprint))
+        return self.get_backing(lock["backing"]["S"]) if lock else None
+
+    def create_backing(self, backing: BackingClient) -> None:
+        writes: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": {
+                        **_back_key(backing.client_id),
+                        "data": {"S": json.dumps(backing.to_dict())},
+                    },
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": _COUNT_KEY,
+                    "UpdateExpression": "ADD backing :one",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}},
+                }
+            },
+        ]
+        if backing.fingerprint:
+            writes.append(
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": {
+                            **_fp_key(backing.fingerprint),
+                            "backing": {"S": backing.client_id},
+                        },
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+            )
+        try:
+            self._db.transact_write_items(TransactItems=writes)
+        except ClientError as exc:
+            if _is_conflict(exc):
+                raise StoreConflict(backing.client_id) from None
+            raise
+
+    def delete_backing(self, client_id: str) -> None:
+        backing = self.get_backing(client_id)
+        if backing is None:
+            return
+        writes: list[dict[str, Any]] = [
+            {
+                "Delete": {
+                    "TableName": self.table,
+                    "Key": _back_key(client_id),
+                    "ConditionExpression": "attribute_exists(pk)",
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": _COUNT_KEY,
+                    "UpdateExpression": "ADD backing :minus",
+                    "ExpressionAttributeValues": {":minus": {"N": "-1"}},
+                }
+            },
+        ]
+        if backing.fingerprint:
+            writes.append(
+                {"Delete": {"TableName": self.table, "Key": _fp_key(backing.fingerprint)}}
+            )
+        try:
+            self._db.transact_write_items(TransactItems=writes)
+        except ClientError as exc:
+            if not _is_conflict(exc):  # already deleted by someone else
+                raise
+
+    def list_backing(self) -> list[BackingClient]:
+        items = self._pages(
+            "scan",
+            FilterExpression="sk = :sk",
+            ExpressionAttributeValues={":sk": {"S": "BACK"}},
+        )
+        return sorted(map(_backing, items), key=lambda b: b.client_id)
+
+    def count_backing(self) -> int:
+        item = self._get(_COUNT_KEY)
+        return int(item["backing"]["N"]) if item and "backing" in item else 0

@@ -1,0 +1,136 @@
+"""SQLite store (stdlib): one host, the local stack and tests (design D9)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+
+from .base import BackingClient, Registration, StoreConflict
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS registrations (
+    client_id TEXT PRIMARY KEY,
+    backing_client_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS registrations_by_backing ON registrations (backing_client_id);
+CREATE TABLE IF NOT EXISTS backing_clients (
+    client_id TEXT PRIMARY KEY,
+    fingerprint TEXT UNIQUE,
+    data TEXT NOT NULL
+);
+"""
+
+
+class SQLiteStore:
+    """Registrations and backing clients in one SQLite file, safe across threads and processes."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=10)
+        with self._lock, self._db:
+            if str(path) != ":memory:":
+                self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+
+    @classmethod
+    def from_url(cls, url: str) -> SQLiteStore:
+        return cls(url.removeprefix("sqlite:///") or ":memory:")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _one(self, sql: str, *args: object) -> str | None:
+        with self._lock:
+            row = self._db.execute(sql, args).fetchone()
+        return row[0] if row else None
+
+    def _all(self, sql: str, *args: object) -> list[str]:
+        with self._lock:
+            return [row[0] for row in self._db.execute(sql, args).fetchall()]
+
+    def _write(self, sql: str, *args: object) -> None:
+        try:
+            with self._lock, self._db:
+                self._db.execute(sql, args)
+        except sqlite3.IntegrityError as exc:
+            raise StoreConflict(str(exc)) from None
+
+    # registrations
+
+    def get_registration(self, client_id: str) -> Registration | None:
+        data = self._one("SELECT data FROM registrations WHERE client_id = ?", client_id)
+        return Registration.from_dict(json.loads(data)) if data else None
+
+    def create_registration(self, registration: Registration) -> None:
+        self._write(
+            "INSERT INTO registrations (client_id, backing_client_id, created_at, data) "
+            "VALUES (?, ?, ?, ?)",
+            registration.client_id,
+            registration.backing_client_id,
+            registration.created_at,
+            json.dumps(registration.to_dict()),
+        )
+
+    def save_registration(self, registration: Registration) -> None:
+        self._write(
+            "UPDATE registrations SET backing_client_id = ?, data = ? WHERE client_id = ?",
+            registration.backing_client_id,
+            json.dumps(registration.to_dict()),
+            registration.client_id,
+        )
+
+    def delete_registration(self, client_id: str) -> None:
+        self._write("DELETE FROM registrations WHERE client_id = ?", client_id)
+
+    def touch_registration(self, client_id: str, at: int) -> None:
+        self._write(
+            "UPDATE registrations SET data = json_set(data, '$.last_used_at', ?) "
+            "WHERE client_id = ?",
+            at,
+            client_id,
+        )
+
+    def list_registrations(self) -> list[Registration]:
+        rows = self._all("SELECT data FROM registrations ORDER BY created_at, client_id")
+        return [Registration.from_dict(json.loads(r)) for r in rows]
+
+    def registrations_for_backing(self, backing_client_id: str) -> list[Registration]:
+        rows = self._all(
+            "SELECT data FROM registrations WHERE backing_client_id = ? ORDER BY created_at",
+            backing_client_id,
+        )
+        return [Registration.from_dict(json.loads(r)) for r in rows]
+
+    # backing clients
+
+    def get_backing(self, client_id: str) -> BackingClient | None:
+        data = self._one("SELECT data FROM backing_clients WHERE client_id = ?", client_id)
+        return BackingClient.from_dict(json.loads(data)) if data else None
+
+    def find_backing(self, fingerprint: str) -> BackingClient | None:
+        data = self._one("SELECT data FROM backing_clients WHERE fingerprint = ?", fingerprint)
+        return BackingClient.from_dict(json.loads(data)) if data else None
+
+    def create_backing(self, backing: BackingClient) -> None:
+        self._write(
+            "INSERT INTO backing_clients (client_id, fingerprint, data) VALUES (?, ?, ?)",
+            backing.client_id,
+            backing.fingerprint,
+            json.dumps(backing.to_dict()),
+        )
+
+    def delete_backing(self, client_id: str) -> None:
+        self._write("DELETE FROM backing_clients WHERE client_id = ?", client_id)
+
+    def list_backing(self) -> list[BackingClient]:
+        rows = self._all("SELECT data FROM backing_clients ORDER BY client_id")
+        return [BackingClient.from_dict(json.loads(r)) for r in rows]
+
+    def count_backing(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM backing_clients").fetchone()[0])

@@ -1,0 +1,255 @@
+"""The token endpoint (RFC 6749 §3.2, §4.1.3, §6) and token revocation (RFC 7009), forwarded to
+Cognito with the backing client's credentials (design D2).
+
+The client authenticates to the façade with what it registered (RFC 6749 §2.3.1). The façade checks
+what Cognito cannot — the wrapped code's client, redirect URI and resource, whether the registration
+is still active — then sends Cognito its own code, the client's ``code_verifier`` (Cognito verifies
+PKCE) and the façade's callback. Access and ID tokens come back untouched; the refresh token is
+wrapped so it stays bound to the registration that obtained it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from typing import Any
+from urllib.parse import unquote_plus
+
+from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from .cognito_oauth import UpstreamResponse, UpstreamUnavailable
+from .errors import (
+    NO_STORE,
+    OAuthError,
+    invalid_client,
+    invalid_grant,
+    invalid_request,
+    temporarily_unavailable,
+)
+from .sealing import EnvelopeError, Purpose
+from .state import AppState, app_state
+from .store import Registration
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024
+
+
+async def read_params(request: Request) -> dict[str, str]:
+    """The request parameters, form-encoded (RFC 6749 §3.2) or, for lenient clients, JSON."""
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise invalid_request("request body too large")
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        try:
+            body = json.loads(raw or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            raise invalid_request("the request body is not valid JSON") from None
+        if not isinstance(body, dict) or not all(isinstance(v, str) for v in body.values()):
+            raise invalid_request("the request body must be a JSON object of strings")
+        return body
+    form = await request.form()
+    params: dict[str, str] = {}
+    for key, value in form.multi_items():
+        if key in params:
+            raise invalid_request(f"{key} must not be repeated")
+        params[key] = str(value)
+    return params
+
+
+def client_credentials(request: Request, params: dict[str, str]) -> tuple[str, str | None]:
+    """RFC 6749 §2.3.1: HTTP Basic or body parameters, never both."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "basic":
+        if "client_secret" in params:
+            raise invalid_request("use one client authentication method, not two")
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise invalid_client("malformed Basic credentials") from None
+        user, sep, password = decoded.partition(":")
+        if not sep:
+            raise invalid_client("malformed Basic credentials")
+        client_id, secret = unquote_plus(user), unquote_plus(password)
+        if params.get("client_id", client_id) != client_id:
+            raise invalid_client("client_id does not match credentials")
+        return client_id, secret
+    client_id = params.get("client_id", "")
+    if not client_id:
+        raise invalid_client("client authentication is required")
+    return client_id, params.get("client_secret")
+
+
+def _token_response(body: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(body, headers=NO_STORE)
+
+
+async def _forward(
+    state: AppState, backing_client_id: str, form: dict[str, str]
+) -> UpstreamResponse:
+    client_id, secret = await run_in_threadpool(
+        state.registrar.backing_credentials, backing_client_id
+    )
+    try:
+        upstream = await state.upstream.token({**form, "client_id": client_id}, client_id, secret)
+    except UpstreamUnavailable as exc:
+        log.warning("Cognito token endpoint unavailable", extra={"reason": exc.reason})
+        raise temporarily_unavailable(
+            "the identity provider is not answering; retry shortly", exc.retry_after
+        ) from None
+    if not upstream.ok:
+        _raise_upstream_error(upstream)
+    return upstream
+
+
+def _raise_upstream_error(upstream: UpstreamResponse) -> None:
+    error = str(upstream.body.get("error") or "invalid_request")
+    if error == "invalid_client":
+        # Our own credentials were refused: the client can do nothing about it.
+        log.error("Cognito refused the backing client credentials")
+        raise OAuthError("server_error", "the identity provider refused this server", status=502)
+    raise OAuthError(error, str(upstream.body.get("error_description") or ""), status=400)
+
+
+def _relay(state: AppState, upstream: UpstreamResponse, envelope: dict[str, Any]) -> JSONResponse:
+    """Cognito's tokens, with the refresh token wrapped and the granted scope stated (§5.1)."""
+    body = dict(upstream.body)
+    refresh_token = body.pop("refresh_token", None)
+    if refresh_token:
+        body["refresh_token"] = state.sealer.seal(
+            Purpose.REFRESH, {**envelope, "refresh_token": refresh_token}
+        )
+    body.setdefault("token_type", "Bearer")
+    body["scope"] = " ".join(envelope["scopes"])
+    return _token_response(body)
+
+
+def _open(state: AppState, purpose: Purpose, value: str | None, what: str) -> dict[str, Any]:
+    if not value:
+        raise invalid_request(f"{what} is required")
+    try:
+        return state.sealer.open(purpose, value)
+    except EnvelopeError as exc:
+        raise invalid_grant(f"{what} is {'expired' if exc.expired else 'invalid'}") from None
+
+
+def _check_resource(params: dict[str, str], granted: str) -> None:
+    """RFC 8707 §2.2: a ``resource`` at the token endpoint must be one the grant was for."""
+    wanted = params.get("resource")
+    if wanted is not None and wanted.rstrip("/") != granted:
+        raise OAuthError("invalid_target", "resource differs from the one authorized")
+
+
+async def _authorization_code(
+    state: AppState, registration: Registration, params: dict[str, str]
+) -> JSONResponse:
+    """RFC 6749 §4.1.3 with RFC 7636 §4.5."""
+    code = _open(state, Purpose.CODE, params.get("code"), "code")
+    if code.get("client_id") != registration.client_id:
+        raise invalid_grant("code was issued to another client")
+    redirect_uri = params.get("redirect_uri")
+    must_match = code.get("redirect_uri_given") or redirect_uri is not None
+    if must_match and redirect_uri != code.get("redirect_uri"):
+        raise invalid_grant("redirect_uri differs from the authorization request")
+    _check_resource(params, code["resource"])
+    verifier = params.get("code_verifier")
+    if not verifier:
+        raise invalid_request("code_verifier is required (PKCE)")
+    if not CODE_VERIFIER_PATTERN.match(verifier):
+        raise invalid_grant("code_verifier is malformed")
+    upstream = await _forward(
+        state,
+        code["backing_client_id"],
+        {
+            "grant_type": "authorization_code",
+            "code": code["code"],
+            "redirect_uri": state.settings.callback_url,
+            "code_verifier": verifier,
+        },
+    )
+    envelope = {
+        "client_id": registration.client_id,
+        "backing_client_id": code["backing_client_id"],
+        "resource": code["resource"],
+        "scopes": code["scopes"],
+    }
+    return _relay(state, upstream, envelope)
+
+
+async def _refresh_token(
+    state: AppState, registration: Registration, params: dict[str, str]
+) -> JSONResponse:
+    """RFC 6749 §6. Cognito keeps the original scopes; narrowing is not offered."""
+    envelope = _open(state, Purpose.REFRESH, params.get("refresh_token"), "refresh_token")
+    if envelope.get("client_id") != registration.client_id:
+        raise invalid_grant("refresh_token was issued to another client")
+    _check_resource(params, envelope["resource"])
+    refresh_token = envelope.pop("refresh_token")
+    upstream = await _forward(
+        state,
+        envelope["backing_client_id"],
+        {"grant_type": "refresh_token", "refresh_token": refresh_token},
+    )
+    return _relay(state, upstream, envelope)
+
+
+GRANTS = {"authorization_code": _authorization_code, "refresh_token": _refresh_token}
+
+
+async def token(request: Request) -> Response:
+    """POST /token."""
+    state = app_state(request)
+    params = await read_params(request)
+    client_id, secret = client_credentials(request, params)
+    grant_type = params.get("grant_type")
+    if not grant_type:
+        raise invalid_request("grant_type is required")
+    handler = GRANTS.get(grant_type)
+    if handler is None:
+        raise OAuthError("unsupported_grant_type", f"{grant_type[:60]!r} is not supported")
+    registration = await run_in_threadpool(state.registrar.authenticate, client_id, secret)
+    if grant_type not in registration.metadata.get("grant_types", []):
+        raise OAuthError("unauthorized_client", f"this client did not register {grant_type}")
+    response = await handler(state, registration, params)
+    await run_in_threadpool(state.registrar.touch, registration)
+    return response
+
+
+async def revoke(request: Request) -> Response:
+    """POST /revoke (RFC 7009 §2). Refresh tokens are revoked at Cognito, which also ends the
+    access tokens issued from them for Cognito's own APIs; anything else is answered 200 as
+    §2.2 asks for tokens the server does not know."""
+    state = app_state(request)
+    params = await read_params(request)
+    client_id, secret = client_credentials(request, params)
+    registration = await run_in_threadpool(state.registrar.authenticate, client_id, secret)
+    value = params.get("token")
+    if not value:
+        raise invalid_request("token is required")
+    try:
+        envelope = state.sealer.open(Purpose.REFRESH, value)
+    except EnvelopeError:
+        return Response(status_code=200, headers=NO_STORE)
+    if envelope.get("client_id") != registration.client_id:
+        raise invalid_grant("token was issued to another client")
+    backing_id, backing_secret = await run_in_threadpool(
+        state.registrar.backing_credentials, envelope["backing_client_id"]
+    )
+    try:
+        upstream = await state.upstream.revoke(
+            envelope["refresh_token"], backing_id, backing_secret
+        )
+    except UpstreamUnavailable as exc:
+        raise temporarily_unavailable(
+            "the identity provider is not answering", exc.retry_after
+        ) from None
+    if not upstream.ok and upstream.body.get("error") != "unsupported_token_type":
+        _raise_upstream_error(upstream)
+    return Response(status_code=200, headers=NO_STORE)
