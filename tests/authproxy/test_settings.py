@@ -1,0 +1,88 @@
+"""The settings object: built from the environment, errors name the variable."""
+
+import json
+
+import pytest
+
+from authproxy.settings import Settings, SettingsError
+
+BASE = {
+    "ISSUER": "https://mcp.example.com/",
+    "USER_POOL_ID": "eu-west-1_AbCdEf123",
+    "COGNITO_DOMAIN": "https://auth.example.com",
+    "AUTHPROXY_SECRET_KEY": "s" * 40,
+    "AUTHPROXY_RESOURCES": json.dumps([{"resource": "https://mcp.example.com/mcp"}]),
+}
+
+
+def test_defaults() -> None:
+    settings = Settings.from_env(BASE)
+    assert settings.issuer == "https://mcp.example.com"
+    assert settings.region == "eu-west-1"
+    assert (
+        settings.cognito_issuer == "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123"
+    )
+    assert settings.jwks_url == settings.cognito_issuer + "/.well-known/jwks.json"
+    assert settings.callback_url == "https://mcp.example.com/callback"
+    assert settings.client_policy == "pooled"
+    assert settings.default_resource.scopes == ("read", "write")
+    assert settings.default_resource.default_scopes == ("read",)
+    assert settings.secure_cookies
+
+
+@pytest.mark.parametrize(
+    ("change", "variable"),
+    [
+        ({"ISSUER": ""}, "ISSUER"),
+        ({"ISSUER": "mcp.example.com"}, "ISSUER"),
+        ({"USER_POOL_ID": "nope"}, "USER_POOL_ID"),
+        ({"COGNITO_DOMAIN": "ftp://x"}, "COGNITO_DOMAIN"),
+        ({"AUTHPROXY_SECRET_KEY": "short"}, "AUTHPROXY_SECRET_KEY"),
+        ({"AUTHPROXY_SECRET_KEY": ""}, "AUTHPROXY_SECRET_KEY"),
+        ({"AUTHPROXY_RESOURCES": "not json"}, "AUTHPROXY_RESOURCES"),
+        ({"AUTHPROXY_RESOURCES": "[]"}, "AUTHPROXY_RESOURCES"),
+        ({"AUTHPROXY_RESOURCES": '[{"resource": "x"}]'}, "AUTHPROXY_RESOURCES"),
+        (
+            {"AUTHPROXY_RESOURCES": '[{"resource": "https://a/mcp", "scopes": ["a/b"]}]'},
+            "AUTHPROXY_RESOURCES",
+        ),
+        (
+            {
+                "AUTHPROXY_RESOURCES": (
+                    '[{"resource": "https://a/mcp", "scopes": ["r"], "default_scopes": ["w"]}]'
+                )
+            },
+            "AUTHPROXY_RESOURCES",
+        ),
+        ({"AUTHPROXY_CLIENT_POLICY": "shared"}, "AUTHPROXY_CLIENT_POLICY"),
+        ({"AUTHPROXY_STORE": "postgres://x"}, "AUTHPROXY_STORE"),
+        ({"AUTHPROXY_MAX_BACKING_CLIENTS": "many"}, "AUTHPROXY_MAX_BACKING_CLIENTS"),
+        ({"AUTHPROXY_MAX_BACKING_CLIENTS": "0"}, "AUTHPROXY_MAX_BACKING_CLIENTS"),
+        ({"AUTHPROXY_RESOURCE_BINDING": "maybe"}, "AUTHPROXY_RESOURCE_BINDING"),
+        ({"AUTHPROXY_LOG_LEVEL": "LOUD"}, "AUTHPROXY_LOG_LEVEL"),
+    ],
+)
+def test_errors_name_the_variable(change: dict[str, str], variable: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({**BASE, **change})
+    assert caught.value.variable == variable
+    assert str(caught.value).startswith(variable)
+
+
+def test_secret_arn_instead_of_key() -> None:
+    env = {**BASE, "AUTHPROXY_SECRET_KEY": "", "AUTHPROXY_SECRET_ARN": "arn:aws:secretsmanager:x"}
+    assert Settings.from_env(env).secret_arn
+
+
+def test_issuer_with_path_and_lists() -> None:
+    settings = Settings.from_env(
+        {
+            **BASE,
+            "ISSUER": "https://example.com/auth",
+            "AUTHPROXY_TRUSTED_REDIRECT_HOSTS": "claude.ai, Claude.com",
+            "AUTHPROXY_IDENTITY_PROVIDERS": "COGNITO,Okta",
+        }
+    )
+    assert settings.issuer_path == "/auth"
+    assert settings.trusted_redirect_hosts == {"claude.ai", "claude.com"}
+    assert settings.identity_providers == ("COGNITO", "Okta")

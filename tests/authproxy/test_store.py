@@ -1,0 +1,97 @@
+"""One suite, both stores: SQLite (one host, tests) and DynamoDB (AWS, here moto)."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from authproxy.store import BackingClient, Registration, Store, StoreConflict, open_store
+from authproxy.store.dynamodb import DynamoDBStore, create_table
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        opened = open_store(f"sqlite:///{tmp_path / 'authproxy.db'}")
+        yield opened
+        opened.close()
+        return
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_table(client, "registrations")
+        yield DynamoDBStore("registrations", client=client)
+
+
+def registration(client_id: str, backing: str = "b1", created_at: int = 100) -> Registration:
+    return Registration(
+        client_id=client_id,
+        metadata={"client_name": "claudeai", "redirect_uris": ["https://claude.ai/cb"]},
+        backing_client_id=backing,
+        fingerprint="fp",
+        client_secret_hash="h",
+        created_at=created_at,
+    )
+
+
+def backing(client_id: str, fingerprint: str | None = "fp") -> BackingClient:
+    return BackingClient(
+        client_id=client_id,
+        name="claudeai",
+        sealed_secret="sealed",
+        policy="pooled" if fingerprint else "dedicated",
+        fingerprint=fingerprint,
+    )
+
+
+def test_registration_round_trip(store: Store) -> None:
+    reg = registration("c1")
+    store.create_registration(reg)
+    assert store.get_registration("c1") == reg
+    assert store.get_registration("missing") is None
+
+
+def test_create_is_conditional(store: Store) -> None:
+    store.create_registration(registration("c1"))
+    with pytest.raises(StoreConflict):
+        store.create_registration(registration("c1"))
+
+
+def test_save_touch_list_and_delete(store: Store) -> None:
+    store.create_registration(registration("c2", created_at=200))
+    store.create_registration(registration("c1", created_at=100))
+    store.create_registration(registration("c3", backing="b2", created_at=300))
+    store.save_registration(registration("c1", created_at=100).revoked())
+    store.touch_registration("c1", 12345)
+    store.touch_registration("missing", 1)  # no error, no row
+    got = store.get_registration("c1")
+    assert got is not None and got.status == "revoked" and got.last_used_at == 12345
+    assert [r.client_id for r in store.list_registrations()] == ["c1", "c2", "c3"]
+    assert sorted(r.client_id for r in store.registrations_for_backing("b1")) == ["c1", "c2"]
+    store.delete_registration("c2")
+    assert store.get_registration("c2") is None
+    assert [r.client_id for r in store.list_registrations()] == ["c1", "c3"]
+
+
+def test_backing_clients_and_the_fingerprint_lock(store: Store) -> None:
+    assert store.count_backing() == 0
+    store.create_backing(backing("b1", "fp"))
+    store.create_backing(backing("b2", None))
+    store.create_backing(backing("b3", None))
+    assert store.count_backing() == 3
+    with pytest.raises(StoreConflict):
+        store.create_backing(backing("b9", "fp"))  # the pooled fingerprint is taken
+    with pytest.raises(StoreConflict):
+        store.create_backing(backing("b1", "other"))  # the id is taken
+    assert store.count_backing() == 3
+    found = store.find_backing("fp")
+    assert found is not None and found.client_id == "b1"
+    assert store.get_backing("b2") == backing("b2", None)
+    assert [b.client_id for b in store.list_backing()] == ["b1", "b2", "b3"]
+    store.delete_backing("b1")
+    store.delete_backing("b1")  # twice is fine
+    assert store.find_backing("fp") is None
+    assert store.count_backing() == 2
+    store.create_backing(backing("b4", "fp"))  # the fingerprint is free again
+    assert store.count_backing() == 3
