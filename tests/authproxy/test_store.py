@@ -66,7 +66,9 @@ def test_save_touch_list_and_delete(store: Store) -> None:
     store.touch_registration("c1", 12345)
     store.touch_registration("missing", 1)  # no error, no row
     got = store.get_registration("c1")
-    assert got is not None and got.status == "revoked" and got.last_used_at == 12345
+    assert got is not None
+    assert got.status == "revoked"
+    assert got.last_used_at == 12345
     assert [r.client_id for r in store.list_registrations()] == ["c1", "c2", "c3"]
     assert sorted(r.client_id for r in store.registrations_for_backing("b1")) == ["c1", "c2"]
     store.delete_registration("c2")
@@ -86,7 +88,8 @@ def test_backing_clients_and_the_fingerprint_lock(store: Store) -> None:
         store.create_backing(backing("b1", "other"))  # the id is taken
     assert store.count_backing() == 3
     found = store.find_backing("fp")
-    assert found is not None and found.client_id == "b1"
+    assert found is not None
+    assert found.client_id == "b1"
     assert store.get_backing("b2") == backing("b2", None)
     assert [b.client_id for b in store.list_backing()] == ["b1", "b2", "b3"]
     store.delete_backing("b1")
