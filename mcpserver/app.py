@@ -1,0 +1,85 @@
+"""The MCP resource server as one ASGI application: routing and wiring only.
+
+Routes, all on the origin of ``MCP_URL``:
+
+- ``POST|GET|DELETE <path of MCP_URL>`` — the MCP endpoint (Streamable HTTP), behind bearer
+  authentication, then session binding, then the SDK's stateless transport;
+- ``GET /.well-known/oauth-protected-resource<path>`` and the root form — RFC 9728 metadata.
+
+The application answers only those paths (404 elsewhere), so a host can mount it at the root of
+a shared origin or route exactly these paths to it. Its lifespan must run (uvicorn does; Mangum
+does per invocation; a composing host must enter it).
+"""
+
+from __future__ import annotations
+
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
+from mcpserver.auth import BearerAuthMiddleware, CognitoTokenVerifier
+from mcpserver.jwks import KeySource, RemoteJWKS, StaticJWKS
+from mcpserver.logs import RequestLogMiddleware
+from mcpserver.metadata import (
+    WELL_KNOWN,
+    metadata_endpoint,
+    metadata_path,
+    metadata_url,
+    protected_resource_metadata,
+)
+from mcpserver.server import DESTRUCTIVE_TOOLS, build_server
+from mcpserver.sessions import SessionBindingMiddleware, SessionIds
+from mcpserver.settings import Settings
+from mcpserver.transport import StatelessTransport
+
+
+def key_source(settings: Settings) -> KeySource:
+    """The signing keys: a file when ``MCP_JWKS_FILE`` is set, else the issuer's JWKS URL."""
+    if settings.jwks_file:
+        return StaticJWKS.from_file(settings.jwks_file)
+    return RemoteJWKS(settings.jwks_url)
+
+
+def create_app(settings: Settings) -> Starlette:
+    """Build the MCP resource server for ``settings``."""
+    verifier = CognitoTokenVerifier(
+        issuer=settings.cognito_issuer,
+        resource=settings.mcp_url,
+        scopes=settings.scopes,
+        keys=key_source(settings),
+        allowed_client_ids=settings.allowed_client_ids,
+    )
+    transport = StatelessTransport(
+        build_server(settings),
+        TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=list(settings.allowed_hosts),
+            allowed_origins=list(settings.allowed_origins),
+        ),
+    )
+    mcp_endpoint = BearerAuthMiddleware(
+        SessionBindingMiddleware(transport, SessionIds(settings.session_secret, settings.mcp_url)),
+        verifier,
+        resource_metadata_url=metadata_url(settings.mcp_url),
+        required_scopes=settings.required_scopes,
+        tool_scopes={name: settings.destructive_scopes for name in DESTRUCTIVE_TOOLS},
+    )
+    metadata = metadata_endpoint(
+        protected_resource_metadata(
+            settings.mcp_url,
+            authorization_servers=[settings.issuer],
+            scopes=settings.supported_scopes,
+            name=settings.resource_name,
+        )
+    )
+    routes = [Route(settings.path, mcp_endpoint, methods=["POST", "GET", "DELETE"])]
+    routes += [
+        Route(path, metadata, methods=["GET", "OPTIONS"])
+        for path in dict.fromkeys((metadata_path(settings.mcp_url), WELL_KNOWN))
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(RequestLogMiddleware)],
+        lifespan=transport.lifespan,
+    )

@@ -1,0 +1,121 @@
+"""Where the token signing keys come from: a JWK Set (RFC 7517 §5) fetched and cached, or a file.
+
+Cognito signs access tokens with RSA keys published at ``<issuer>/.well-known/jwks.json`` and
+rotates them rarely. :class:`RemoteJWKS` fetches that document once, refreshes it only when a
+token names a ``kid`` it does not know (at most once per ``min_refresh_interval``, so a flood of
+forged ``kid`` values cannot turn into a flood of fetches), and keeps serving the keys it has
+when a refresh fails. :class:`StaticJWKS` serves keys from a file, for Lambdas without egress.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+import httpx
+from joserfc.errors import JoseError
+from joserfc.jwk import RSAKey
+
+logger = logging.getLogger(__name__)
+
+
+class KeySetUnavailable(Exception):
+    """No signing keys could be obtained, so no token can be verified (a 503, not a 401)."""
+
+
+class KeySource(Protocol):
+    """Something that resolves a JWS ``kid`` (RFC 7515 §4.1.4) to an RSA public key."""
+
+    async def get_key(self, kid: str) -> RSAKey | None:
+        """The key named ``kid``, or ``None`` when the key set has no such key.
+
+        Raises:
+            KeySetUnavailable: when no key set has ever been obtained.
+        """
+        ...
+
+
+def parse_key_set(document: Any) -> dict[str, RSAKey]:
+    """The RSA signature keys of a JWK Set, by ``kid``; other keys are ignored (RFC 7517 §5)."""
+    if not isinstance(document, Mapping) or not isinstance(document.get("keys"), list):
+        raise ValueError("not a JWK Set: no 'keys' list")
+    keys: dict[str, RSAKey] = {}
+    for entry in document["keys"]:
+        if not isinstance(entry, Mapping) or entry.get("kty") != "RSA" or "kid" not in entry:
+            continue
+        if entry.get("use", "sig") != "sig" or entry.get("alg", "RS256") != "RS256":
+            continue
+        try:
+            keys[str(entry["kid"])] = RSAKey.import_key(dict(entry))
+        except (JoseError, ValueError, TypeError):
+            logger.warning("skipping malformed JWK", extra={"kid": str(entry["kid"])})
+    return keys
+
+
+class StaticJWKS:
+    """A fixed key set, e.g. Cognito's JWKS copied into the deployment package."""
+
+    def __init__(self, keys: Mapping[str, RSAKey]) -> None:
+        self._keys = dict(keys)
+
+    @classmethod
+    def from_file(cls, path: str) -> StaticJWKS:
+        with open(path, encoding="utf-8") as handle:
+            return cls(parse_key_set(json.load(handle)))
+
+    async def get_key(self, kid: str) -> RSAKey | None:
+        return self._keys.get(kid)
+
+
+class RemoteJWKS:
+    """The issuer's JWK Set over HTTPS, cached in memory for the life of the process."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        min_refresh_interval: float = 60.0,
+        timeout: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.url = url
+        self.min_refresh_interval = min_refresh_interval
+        self.timeout = timeout
+        self._clock = clock
+        self._keys: dict[str, RSAKey] | None = None
+        self._last_attempt: float | None = None
+        self._lock = asyncio.Lock()
+
+    async def get_key(self, kid: str) -> RSAKey | None:
+        if self._keys is not None and kid in self._keys:
+            return self._keys[kid]
+        async with self._lock:
+            # Another request may have refreshed while this one waited for the lock.
+            if self._keys is None or kid not in self._keys:
+                await self._refresh_if_allowed()
+        if self._keys is None:
+            raise KeySetUnavailable(f"no key set could be fetched from {self.url}")
+        return self._keys.get(kid)
+
+    async def _refresh_if_allowed(self) -> None:
+        now = self._clock()
+        if self._last_attempt is not None and now - self._last_attempt < self.min_refresh_interval:
+            return
+        self._last_attempt = now
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout) as client:
+                response = await client.get(self.url, headers={"Accept": "application/json"})
+                response.raise_for_status()
+                keys = parse_key_set(response.json())
+        except (httpx.HTTPError, ValueError) as exc:
+            # Keep serving the keys already known: a JWKS outage must not log everyone out.
+            logger.warning(
+                "JWKS fetch failed", extra={"jwks_url": self.url, "error": type(exc).__name__}
+            )
+            return
+        logger.info("JWKS fetched", extra={"jwks_url": self.url, "kids": sorted(keys)})
+        self._keys = keys

@@ -1,0 +1,39 @@
+"""The reference MCP server: its identity, and the tools, resources and prompts it offers."""
+
+from __future__ import annotations
+
+from mcp.server.mcpserver import MCPServer, RequestStateSecurity
+
+from mcpserver.settings import Settings
+from mcpserver.tools import bedrock_usage, ec2, identity, prompts
+
+NAME = "aws-tools"
+# Tools that change the world: each needs the destructive scope on top of the required one.
+DESTRUCTIVE_TOOLS = ("stop_ec2_instance",)
+
+INSTRUCTIONS = (
+    "Reads and manages the AWS account this server runs in: EC2 instances and Bedrock usage. "
+    "Call whoami to see who you are signed in as. Stopping an instance needs the user's "
+    "confirmation and the write scope."
+)
+
+
+def build_server(settings: Settings) -> MCPServer:
+    """An ``MCPServer`` with every tool, resource and prompt registered.
+
+    Multi-round requests of revision 2026-07-28 carry a sealed ``requestState``; sealing it with
+    the shared session key (not the SDK's per-process default) lets any instance resume it.
+    """
+    server = MCPServer(
+        NAME,
+        title=settings.resource_name,
+        instructions=INSTRUCTIONS,
+        version="0.1.0",
+        request_state_security=RequestStateSecurity(keys=[settings.session_secret]),
+        log_level=settings.log_level,  # type: ignore[arg-type]  # checked by Settings
+    )
+    identity.register(server)
+    ec2.register(server, settings.region)
+    bedrock_usage.register(server, settings.region)
+    prompts.register(server)
+    return server

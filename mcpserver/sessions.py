@@ -1,0 +1,121 @@
+"""``Mcp-Session-Id`` for handshake-era clients, without server-side session state (design D10).
+
+Revisions 2025-03-26 to 2025-11-25 let a server assign a session id on ``initialize`` that the
+client then sends on every request (Streamable HTTP, "Session Management"); clients such as
+Claude.ai expect one. This server keeps no sessions, so the id is a signed, timestamped nonce
+that any instance can verify with the shared key, and it is bound to the token's subject: the
+same id under another user's token is answered like an unknown session (``404``), as the MCP
+security best practices ask (session hijacking). Revision 2026-07-28 has no sessions; requests
+that declare it pass through and any session id they carry is ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from itsdangerous import BadSignature, TimestampSigner
+from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE
+from mcp.types import INVALID_REQUEST
+from mcp.types.version import MODERN_PROTOCOL_VERSIONS
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mcpserver.jsonrpc import BodyTooLarge, read_body, replay, requests_in, send_json
+
+logger = logging.getLogger(__name__)
+
+SESSION_HEADER = "mcp-session-id"
+PROTOCOL_VERSION_HEADER = "mcp-protocol-version"
+# A session id outlives any one access token, so a client keeps its session across refreshes; a
+# day bounds how long a leaked id stays useful to its own user.
+SESSION_MAX_AGE = 24 * 60 * 60
+
+_SESSION_NOT_FOUND = {
+    "jsonrpc": "2.0",
+    "id": None,
+    "error": {"code": INVALID_REQUEST, "message": "Session not found"},
+}
+
+
+class SessionIds:
+    """Issues and checks session ids bound to one resource and one subject."""
+
+    def __init__(self, secret: str, resource: str, max_age: int = SESSION_MAX_AGE) -> None:
+        self.secret = secret
+        self.resource = resource
+        self.max_age = max_age
+
+    def _signer(self, subject: str) -> TimestampSigner:
+        # The subject is part of the key derivation, so an id verifies only for its own subject.
+        return TimestampSigner(self.secret, salt=f"mcp-session-id|{self.resource}|{subject}")
+
+    def issue(self, subject: str) -> str:
+        """A new session id: visible ASCII only, as the transport requires."""
+        return self._signer(subject).sign(secrets.token_urlsafe(18)).decode("ascii")
+
+    def is_valid(self, session_id: str, subject: str) -> bool:
+        try:
+            self._signer(subject).unsign(session_id, max_age=self.max_age)
+        except BadSignature:
+            return False
+        return True
+
+
+class SessionBindingMiddleware:
+    """Assigns a session id to ``initialize`` and refuses ids not issued to the caller.
+
+    Runs behind :class:`~mcpserver.auth.BearerAuthMiddleware`: the subject comes from the verified
+    token in ``scope["user"]``.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        session_ids: SessionIds,
+        max_body_size: int = DEFAULT_MAX_REQUEST_BODY_SIZE,
+    ) -> None:
+        self.app = app
+        self.session_ids = session_ids
+        self.max_body_size = max_body_size
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        access_token = getattr(scope.get("user"), "access_token", None)
+        subject = getattr(access_token, "subject", None)
+        headers = Headers(scope=scope)
+        if (
+            scope["type"] != "http"
+            or subject is None
+            or headers.get(PROTOCOL_VERSION_HEADER) in MODERN_PROTOCOL_VERSIONS
+        ):
+            await self.app(scope, receive, send)
+            return
+
+        session_id = headers.get(SESSION_HEADER)
+        if session_id is not None and not self.session_ids.is_valid(session_id, subject):
+            logger.info("session id refused", extra={"subject": subject})
+            # Streamable HTTP: an unknown session is 404, and the client starts a new one.
+            await send_json(send, 404, _SESSION_NOT_FOUND)
+            return
+        if session_id is not None or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+
+        try:
+            body = await read_body(receive, self.max_body_size)
+        except BodyTooLarge:
+            await send_json(send, 413, {"error": "request body too large"})
+            return
+        receive = replay(body, receive)
+        if not any(message["method"] == "initialize" for message in requests_in(body)):
+            await self.app(scope, receive, send)
+            return
+
+        new_session_id = self.session_ids.issue(subject)
+
+        async def send_with_session(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 200:
+                MutableHeaders(scope=message)[SESSION_HEADER] = new_session_id
+            await send(message)
+
+        await self.app(scope, receive, send_with_session)

@@ -1,0 +1,216 @@
+"""The MCP server's one settings object, read from the environment and validated at start-up.
+
+Every variable is listed in the README's configuration reference (the "Shared" and ``mcpserver``
+tables). A missing or malformed value raises :class:`SettingsError` naming the variable, so a
+misconfigured Lambda fails its cold start with a readable message rather than a 500 later.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+MIN_SECRET_LENGTH = 32
+DESTRUCTIVE_SCOPE = "write"
+
+_REGION = r"(?P<region>[a-z]{2}(-[a-z]+)+-\d)"
+_POOL_ID = re.compile(rf"^{_REGION}_[0-9A-Za-z]+$")
+_COGNITO_ISSUER_HOST = re.compile(rf"^cognito-idp\.{_REGION}\.amazonaws\.com$")
+# Cognito resource-server scope names: printable ASCII without '/', '"' or '\'.
+_SCOPE_NAME = re.compile(r"^[\x21\x23-\x2E\x30-\x5B\x5D-\x7E]{1,256}$")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class SettingsError(ValueError):
+    """A configuration variable is missing or malformed; the message names it."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the MCP server needs to know about its deployment.
+
+    ``mcp_url`` is the canonical URI of the protected resource (RFC 8707 §2, RFC 9728 §1.2): the
+    URL users paste, the ``resource`` in the metadata, and the prefix of its Cognito scopes.
+    """
+
+    mcp_url: str
+    issuer: str
+    cognito_issuer: str
+    jwks_url: str
+    region: str
+    session_secret: str = field(repr=False)
+    scopes: tuple[str, ...] = ("read", "write")
+    jwks_file: str | None = None
+    allowed_client_ids: frozenset[str] | None = None
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    resource_name: str = "AWS tools"
+    log_level: str = "INFO"
+
+    @property
+    def path(self) -> str:
+        """The path of ``mcp_url`` on its origin: where the MCP endpoint is served."""
+        return urlsplit(self.mcp_url).path or "/"
+
+    @property
+    def origin(self) -> str:
+        return origin_of(self.mcp_url)
+
+    def scope(self, name: str) -> str:
+        """The full Cognito scope string for a scope name (design D5): ``<mcp_url>/<name>``."""
+        return f"{self.mcp_url}/{name}"
+
+    @property
+    def supported_scopes(self) -> tuple[str, ...]:
+        return tuple(self.scope(name) for name in self.scopes)
+
+    @property
+    def required_scopes(self) -> tuple[str, ...]:
+        """Scopes every request needs: the first of ``MCP_SCOPES``."""
+        return (self.scope(self.scopes[0]),)
+
+    @property
+    def destructive_scopes(self) -> tuple[str, ...]:
+        """Scopes a destructive tool needs on top of :attr:`required_scopes`."""
+        return (self.scope(DESTRUCTIVE_SCOPE),)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build and validate the settings; reads ``MCP_SESSION_SECRET_ARN`` once if it is set."""
+        env = os.environ if environ is None else environ
+        mcp_url = _url(env, "MCP_URL", required=True)
+        pool_id = env.get("USER_POOL_ID", "").strip()
+        pool = _POOL_ID.match(pool_id)
+        if pool_id and not pool:
+            raise SettingsError("USER_POOL_ID", f"{pool_id!r} is not a Cognito user pool id")
+        cognito_issuer = _url(env, "COGNITO_ISSUER")
+        issuer_host = _COGNITO_ISSUER_HOST.match(urlsplit(cognito_issuer).netloc)
+        region = (
+            env.get("AWS_REGION", "").strip()
+            or env.get("AWS_DEFAULT_REGION", "").strip()
+            or (pool["region"] if pool else "")
+            or (issuer_host["region"] if issuer_host else "")
+        )
+        if not region:
+            raise SettingsError("AWS_REGION", "is required when USER_POOL_ID does not name it")
+        if not cognito_issuer:
+            if not pool:
+                raise SettingsError("COGNITO_ISSUER", "set it, or USER_POOL_ID to derive it")
+            cognito_issuer = f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
+        jwks_file = env.get("MCP_JWKS_FILE", "").strip() or None
+        if jwks_file:
+            _check_jwks_file(jwks_file)
+        host = urlsplit(mcp_url).netloc
+        return cls(
+            mcp_url=mcp_url,
+            issuer=_url(env, "ISSUER", required=True),
+            cognito_issuer=cognito_issuer,
+            jwks_url=_url(env, "JWKS_URL") or f"{cognito_issuer}/.well-known/jwks.json",
+            region=region,
+            session_secret=_session_secret(env),
+            scopes=_scopes(env),
+            jwks_file=jwks_file,
+            allowed_client_ids=frozenset(_list(env, "MCP_ALLOWED_CLIENT_IDS")) or None,
+            allowed_hosts=_list(env, "MCP_ALLOWED_HOSTS") or (host,),
+            allowed_origins=_list(env, "MCP_ALLOWED_ORIGINS") or (origin_of(mcp_url),),
+            resource_name=env.get("MCP_RESOURCE_NAME", "").strip() or "AWS tools",
+            log_level=_log_level(env),
+        )
+
+
+def origin_of(url: str) -> str:
+    """The RFC 6454 origin (``scheme://host[:port]``) of an absolute URL."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise SettingsError(name, "is required")
+    return value
+
+
+def _url(env: Mapping[str, str], name: str, *, required: bool = False) -> str:
+    value = _required(env, name) if required else env.get(name, "").strip()
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(name, f"{value!r} is not an absolute http(s) URL")
+    if parts.query or parts.fragment:
+        raise SettingsError(name, "must not have a query or fragment")
+    return value.rstrip("/")
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
+
+
+def _scopes(env: Mapping[str, str]) -> tuple[str, ...]:
+    raw = env.get("MCP_SCOPES", "").strip() or "read,write"
+    names = tuple(dict.fromkeys(name.strip() for name in raw.split(",") if name.strip()))
+    for name in names:
+        if not _SCOPE_NAME.match(name):
+            raise SettingsError("MCP_SCOPES", f"{name!r} is not a Cognito scope name")
+    if DESTRUCTIVE_SCOPE not in names:
+        raise SettingsError("MCP_SCOPES", f"must include {DESTRUCTIVE_SCOPE!r} (destructive tools)")
+    if names[0] == DESTRUCTIVE_SCOPE:
+        raise SettingsError("MCP_SCOPES", "the first scope is required by every call; not 'write'")
+    return names
+
+
+def _session_secret(env: Mapping[str, str]) -> str:
+    secret = env.get("MCP_SESSION_SECRET", "")
+    arn = env.get("MCP_SESSION_SECRET_ARN", "").strip()
+    if not secret and not arn:
+        raise SettingsError(
+            "MCP_SESSION_SECRET", "set it (or MCP_SESSION_SECRET_ARN) to a random key"
+        )
+    name = "MCP_SESSION_SECRET"
+    if not secret:
+        name = "MCP_SESSION_SECRET_ARN"
+        secret = _read_secret(arn)
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise SettingsError(name, f"must be at least {MIN_SECRET_LENGTH} characters")
+    return secret
+
+
+def _read_secret(arn: str) -> str:
+    """Fetch the session key from AWS Secrets Manager (once per cold start)."""
+    import boto3  # deferred: most deployments set the key directly and skip boto3's import cost
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        response = boto3.client("secretsmanager").get_secret_value(SecretId=arn)
+    except (BotoCoreError, ClientError) as exc:
+        raise SettingsError("MCP_SESSION_SECRET_ARN", f"cannot be read ({exc})") from None
+    secret = response.get("SecretString")
+    if not secret:
+        raise SettingsError("MCP_SESSION_SECRET_ARN", "holds no SecretString")
+    return secret
+
+
+def _check_jwks_file(path: str) -> None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise SettingsError("MCP_JWKS_FILE", f"cannot be read as JSON ({exc})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise SettingsError("MCP_JWKS_FILE", "is not a JWK Set (RFC 7517 §5)")
+
+
+def _log_level(env: Mapping[str, str]) -> str:
+    level = env.get("MCP_LOG_LEVEL", "").strip().upper() or "INFO"
+    if level not in _LOG_LEVELS:
+        raise SettingsError("MCP_LOG_LEVEL", "must be DEBUG, INFO, WARNING or ERROR")
+    return level
