@@ -54,9 +54,7 @@ MCP_PATHS = (
 UNROUTED_PATHS = ("/", "/admin", "/mcp/other", "/.well-known/security.txt", "/tokens")
 
 # Actions AWS authorizes only with Resource "*" (no resource-level permissions).
-UNSCOPABLE_ACTIONS = frozenset(
-    {"ec2:DescribeInstances", "ec2:DescribeRegions", "logs:GetQueryResults"}
-)
+UNSCOPABLE_ACTIONS = frozenset({"ec2:DescribeInstances", "ec2:DescribeRegions"})
 FACADE_COGNITO_ACTIONS = frozenset(
     {
         "cognito-idp:CreateUserPoolClient",
@@ -511,3 +509,13 @@ def test_registrations_table_is_the_one_the_store_creates(template: dict[str, An
     assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert properties["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+
+
+def test_log_reads_are_limited_to_the_bedrock_log_group(deployed: dict[str, Any]) -> None:
+    role = function_roles(deployed)["McpServerFunction"]
+    (read,) = [
+        s for s in statements(deployed, role) if "logs:FilterLogEvents" in as_list(s["Action"])
+    ]
+    assert read["Resource"]["Fn::Sub"].endswith(":log-group:${BedrockLogGroupName}:*")
+    writes = [s for s in statements(deployed, role) if "logs:PutLogEvents" in as_list(s["Action"])]
+    assert [s["Resource"] for s in writes] == [{"Fn::GetAtt": ["McpServerLogGroup", "Arn"]}]
