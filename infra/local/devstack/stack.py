@@ -1,0 +1,220 @@
+"""``authproxy dev``: the whole local stack in one process.
+
+The Cognito stand-in (admin API + issuer on one port, managed login on another), and on one origin,
+``http://127.0.0.1:<port>``, the façade and the MCP server routed by path exactly as the AWS
+front door routes them. The first thing printed is a block of ``KEY=value`` lines that both
+deployables, ``authproxy clients`` and ``authproxy check`` read from the environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import shlex
+import socket
+import sys
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.types import Receive, Scope, Send
+
+from devstack.cognito import CognitoStandIn
+
+DEMO_USER = "demo"
+MCP_PATH = "/mcp"
+SCOPES = ("read", "write")
+# moto accepts any credentials; boto3 needs some to sign with.
+FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+@dataclass(frozen=True)
+class DevOptions:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    demo_user: str = DEMO_USER
+    demo_password: str | None = None
+    client_policy: str = "pooled"
+    token_ttl: int | None = None
+    resource_binding: bool = False
+    trusted_redirect_hosts: str = ""
+    store: str | None = None
+
+
+class OneOrigin:
+    """Routes by path as the AWS front door does: the MCP endpoint and its protected-resource
+    metadata to the MCP server, everything else to the façade. Runs both apps' lifespans."""
+
+    def __init__(self, facade: Starlette, mcp: Starlette, mcp_path: str) -> None:
+        self.facade = facade
+        self.mcp = mcp
+        self.mcp_prefixes = (mcp_path, "/.well-known/oauth-protected-resource")
+
+    def routes_to_mcp(self, path: str) -> bool:
+        return any(path == p or path.startswith(p + "/") for p in self.mcp_prefixes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        app = self.mcp if self.routes_to_mcp(scope.get("path", "")) else self.facade
+        await app(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            await receive()  # lifespan.startup
+            try:
+                for app in (self.facade, self.mcp):
+                    await stack.enter_async_context(app.router.lifespan_context(app))
+            except Exception as exc:
+                await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                return
+            await send({"type": "lifespan.startup.complete"})
+            await receive()  # lifespan.shutdown
+        await send({"type": "lifespan.shutdown.complete"})
+
+
+def free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def stack_environment(options: DevOptions, standin: CognitoStandIn, port: int) -> dict[str, str]:
+    """Seed the stand-in and return every variable the two deployables need."""
+    origin = f"http://{options.host}:{port}"
+    mcp_url = origin + MCP_PATH
+    password = options.demo_password or f"demo-{secrets.token_urlsafe(9)}"
+    pool = standin.seed(
+        pool_name="authproxy-dev",
+        domain_prefix="authproxy-dev",
+        resources=[(mcp_url, SCOPES)],
+        users=[(options.demo_user, password, ["admins"])],
+    )
+    store = options.store or str(Path(tempfile.mkdtemp(prefix="authproxy-dev-")) / "authproxy.db")
+    return {
+        "ISSUER": origin,
+        "MCP_URL": mcp_url,
+        "COGNITO_ENDPOINT": standin.endpoint,
+        "COGNITO_ISSUER": pool.issuer,
+        "COGNITO_DOMAIN": pool.domain,
+        "JWKS_URL": pool.jwks_url,
+        "USER_POOL_ID": pool.pool_id,
+        "AWS_REGION": pool.region,
+        **FAKE_AWS,
+        "AUTHPROXY_STORE": f"sqlite:///{store}",
+        "AUTHPROXY_SECRET_KEY": secrets.token_urlsafe(32),
+        "AUTHPROXY_RESOURCES": json.dumps(
+            [
+                {
+                    "resource": mcp_url,
+                    "scopes": list(SCOPES),
+                    "default_scopes": ["read"],
+                    "name": "authproxy dev MCP server",
+                }
+            ]
+        ),
+        "AUTHPROXY_CLIENT_POLICY": options.client_policy,
+        "AUTHPROXY_RESOURCE_BINDING": "true" if options.resource_binding else "false",
+        "AUTHPROXY_TRUSTED_REDIRECT_HOSTS": options.trusted_redirect_hosts,
+        "MCP_SESSION_SECRET": secrets.token_urlsafe(32),
+        "MCP_ALLOWED_HOSTS": f"{options.host}:{port},localhost:{port}",
+        "DEMO_USER": options.demo_user,
+        "DEMO_PASSWORD": password,
+    }
+
+
+def build_app(env: Mapping[str, str]) -> OneOrigin:
+    """The façade and the MCP server, each from its own settings object, on one origin."""
+    import authproxy.app
+    import authproxy.settings
+    import mcpserver.app
+    import mcpserver.settings
+
+    facade = authproxy.app.create_app(authproxy.settings.Settings.from_env(env))
+    mcp = mcpserver.app.create_app(mcpserver.settings.Settings.from_env(env))
+    return OneOrigin(facade, mcp, MCP_PATH)
+
+
+# Variables the block shows first, in this order; the rest follow.
+HEADLINE = (
+    "ISSUER",
+    "MCP_URL",
+    "COGNITO_ENDPOINT",
+    "COGNITO_ISSUER",
+    "JWKS_URL",
+    "USER_POOL_ID",
+    "DEMO_USER",
+    "DEMO_PASSWORD",
+)
+
+
+def banner(env: Mapping[str, str]) -> str:
+    keys = [*HEADLINE, *(k for k in sorted(env) if k not in HEADLINE)]
+    block = "\n".join(f"{k}={shlex.quote(env[k])}" for k in keys)
+    url = env["MCP_URL"]
+    desktop = json.dumps(
+        {"mcpServers": {"authproxy-dev": {"command": "npx", "args": ["-y", "mcp-remote", url]}}}
+    )
+    return f"""{block}
+
+authproxy dev is running. Point an MCP client at {url}
+and sign in as {env["DEMO_USER"]} / {env["DEMO_PASSWORD"]}.
+
+  Claude Code:     claude mcp add --transport http authproxy-dev {url}
+  mcp-remote:      npx -y mcp-remote {url}
+  Claude Desktop:  {desktop}
+  MCP Inspector:   npx @modelcontextprotocol/inspector   (Transport: Streamable HTTP, URL: {url})
+
+The block above is valid shell: export it to run `authproxy clients list` or
+`authproxy check {url}` against this stack. Ctrl-C stops everything.
+"""
+
+
+async def _serve(server: uvicorn.Server, sock: socket.socket, on_ready: Callable[[], None]) -> None:
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            await task
+            return
+        await asyncio.sleep(0.02)
+    on_ready()
+    await task
+
+
+def run(options: DevOptions, out: TextIO = sys.stdout) -> None:
+    """Start everything, print the block, serve until Ctrl-C or SIGTERM, stop cleanly."""
+    port = options.port or free_port(options.host)
+    sock = socket.create_server((options.host, port))
+    with CognitoStandIn(
+        host=options.host,
+        resource_binding=options.resource_binding,
+        token_ttl_override=options.token_ttl,
+    ) as standin:
+        env = stack_environment(options, standin, port)
+        # boto3 reads credentials and per-service endpoints from the process environment: the MCP
+        # server's EC2 and CloudWatch Logs tools reach moto on the stand-in's endpoint too.
+        os.environ.update(FAKE_AWS)
+        os.environ["AWS_ENDPOINT_URL_EC2"] = standin.endpoint
+        os.environ["AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"] = standin.endpoint
+        config = uvicorn.Config(
+            build_app(env),
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=3,
+        )
+        server = uvicorn.Server(config)
+
+        def ready() -> None:
+            out.write(banner(env))
+            out.flush()
+
+        asyncio.run(_serve(server, sock, ready))
