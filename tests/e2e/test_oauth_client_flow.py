@@ -45,7 +45,7 @@ def test_register_authorize_exchange_refresh_revoke(dev: Stack, auth_method: str
         code_challenge_method="S256",
     )
     verifier = secrets.token_urlsafe(48)
-    url, state = client.create_authorization_url(
+    url, _state = client.create_authorization_url(
         metadata["authorization_endpoint"], code_verifier=verifier, resource=dev.mcp_url
     )
 

@@ -136,7 +136,8 @@ def local_stack(tmp_path: Path, **options: Any) -> Iterator[Stack]:
         thread.start()
         deadline = time.monotonic() + START_TIMEOUT
         while not server.started:
-            assert time.monotonic() < deadline and thread.is_alive(), "the stack did not start"
+            assert time.monotonic() < deadline, "the stack did not start in time"
+            assert thread.is_alive(), "the stack's server thread died"
             time.sleep(0.02)
         try:
             yield Stack(env=env, standin=standin)
