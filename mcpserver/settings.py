@@ -189,8 +189,11 @@ def _read_secret(arn: str) -> str:
     import boto3  # deferred: most deployments set the key directly and skip boto3's import cost
     from botocore.exceptions import BotoCoreError, ClientError
 
+    # An ARN names its region (arn:aws:secretsmanager:<region>:…); a bare name uses the default.
+    parts = arn.split(":")
+    region = parts[3] if len(parts) > 3 and parts[0] == "arn" else None
     try:
-        response = boto3.client("secretsmanager").get_secret_value(SecretId=arn)
+        response = boto3.client("secretsmanager", region_name=region).get_secret_value(SecretId=arn)
     except (BotoCoreError, ClientError) as exc:
         raise SettingsError("MCP_SESSION_SECRET_ARN", f"cannot be read ({exc})") from None
     secret = response.get("SecretString")

@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,6 +122,44 @@ def rsa_key(kid: str) -> RSAKey:
 @pytest.fixture(scope="session")
 def signing_key() -> RSAKey:
     return rsa_key("test-key-1")
+
+
+@pytest.fixture
+def new_key() -> Callable[[str], RSAKey]:
+    """Makes RS256 signing keys with a given ``kid``."""
+    return rsa_key
+
+
+@pytest.fixture
+def fresh_jwks() -> Iterator[JWKSServer]:
+    """A JWKS endpoint of the test's own, holding key ``k1``, to rotate keys in or break."""
+    state = JWKSServer(keys=[rsa_key("k1")])
+    with serve(Starlette(routes=[Route("/jwks.json", state.jwks)]), free_socket()) as base:
+        state.url = f"{base}/jwks.json"
+        yield state
+
+
+@pytest.fixture
+def serve_app() -> Callable[[ASGIApp, socket.socket], contextlib.AbstractContextManager[str]]:
+    """Runs an ASGI app on a socket for the duration of a ``with`` block."""
+    return serve
+
+
+@pytest.fixture
+def unused_origin() -> tuple[socket.socket, str]:
+    """A socket to serve on and the ``http://127.0.0.1:<port>`` origin it will have."""
+    sock = free_socket()
+    host, port = sock.getsockname()
+    return sock, f"http://{host}:{port}"
+
+
+@pytest.fixture
+def refused_url() -> Iterator[str]:
+    """A URL on 127.0.0.1 where nothing listens: connections are refused."""
+    sock = free_socket()
+    host, port = sock.getsockname()
+    yield f"http://{host}:{port}/jwks.json"
+    sock.close()
 
 
 @pytest.fixture(scope="session")
