@@ -96,6 +96,7 @@ class CognitoStandIn:
         self._domain_server: uvicorn.Server | None = None
         self._threads: list[threading.Thread] = []
         self._stopped = False
+        self._idp: Any = None
 
     @property
     def endpoint(self) -> str:
@@ -186,10 +187,12 @@ class CognitoStandIn:
         self.stop()
 
     def cognito_idp(self) -> Any:
-        """A boto3 ``cognito-idp`` client for the admin API."""
-        return boto3.client(
-            "cognito-idp", endpoint_url=self.endpoint, region_name=self.region, **_CREDENTIALS
-        )
+        """A boto3 ``cognito-idp`` client for the admin API (made once, then reused)."""
+        if self._idp is None:
+            self._idp = boto3.client(
+                "cognito-idp", endpoint_url=self.endpoint, region_name=self.region, **_CREDENTIALS
+            )
+        return self._idp
 
     def seed(
         self,

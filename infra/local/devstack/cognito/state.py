@@ -125,7 +125,7 @@ class StandInState:
                 return None
         if record.expires_at <= now:
             return None
-        if record.superseded_at is not None and now - record.superseded_at > grace_seconds:
+        if record.superseded_at is not None and now - record.superseded_at >= grace_seconds:
             return None
         return record
 
