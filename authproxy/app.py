@@ -23,12 +23,12 @@ from . import authorize, metadata, registration, token
 from .clients import Registrar
 from .cognito_admin import CognitoAdmin
 from .cognito_oauth import CognitoOAuth
-from .errors import OAuthError
+from .errors import OAuthError, temporarily_unavailable
 from .logs import RequestContextMiddleware, configure_logging
 from .sealing import Sealer, SecretBox
 from .settings import Settings, SettingsError
 from .state import AppState
-from .store import Store, open_store
+from .store import Store, StoreUnavailable, open_store
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,13 @@ def load_secret_key(settings: Settings) -> str:
 async def _oauth_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, OAuthError)
     return exc.response()
+
+
+async def _store_unavailable(request: Request, exc: Exception) -> Response:
+    log.error("registration store unavailable", extra={"reason": str(exc)})
+    return temporarily_unavailable(
+        "the registration store is not answering; retry shortly"
+    ).response()
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -113,7 +120,11 @@ def create_app(
                 max_age=3600,
             ),
         ],
-        exception_handlers={OAuthError: _oauth_error, Exception: _unexpected},
+        exception_handlers={
+            OAuthError: _oauth_error,
+            StoreUnavailable: _store_unavailable,
+            Exception: _unexpected,
+        },
         lifespan=lifespan,
     )
     app.state.authproxy = state

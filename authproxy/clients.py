@@ -13,6 +13,7 @@ the earlier steps it owns.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -27,7 +28,7 @@ from .errors import OAuthError, invalid_client, temporarily_unavailable
 from .resources import OIDC_SCOPES
 from .sealing import SecretBox
 from .settings import Settings
-from .store import BackingClient, Registration, Store, StoreConflict
+from .store import BackingClient, Registration, Store, StoreConflict, StoreUnavailable
 from .store.base import RegistrationKind
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,9 @@ class Registrar:
             self.store.create_registration(registration)
         except Exception:
             if dedicated:
-                self._retire_backing(backing)
+                # Undo the Cognito client; if even the row cannot go, reconcile will report it.
+                with contextlib.suppress(StoreUnavailable):
+                    self._retire_backing(backing)
             raise
         log.info(
             "client registered",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import BackingClient, Registration, Store, StoreConflict
+from .base import BackingClient, Registration, Store, StoreConflict, StoreUnavailable
 
 
 def open_store(url: str, region: str | None = None) -> Store:
@@ -16,4 +16,11 @@ def open_store(url: str, region: str | None = None) -> Store:
     return SQLiteStore.from_url(url)
 
 
-__all__ = ["BackingClient", "Registration", "Store", "StoreConflict", "open_store"]
+__all__ = [
+    "BackingClient",
+    "Registration",
+    "Store",
+    "StoreConflict",
+    "StoreUnavailable",
+    "open_store",
+]

@@ -87,6 +87,10 @@ class StoreConflict(Exception):
     """A conditional write lost: the key already exists (another instance got there first)."""
 
 
+class StoreUnavailable(Exception):
+    """The store could not be read or written (database locked, table missing, throttled)."""
+
+
 class Store(Protocol):
     """The registration store. Implementations: :mod:`.sqlite`, :mod:`.dynamodb`."""
 

@@ -8,13 +8,14 @@ Records are stored as a JSON string so no float/Decimal conversions touch them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from .base import BackingClient, Registration, StoreConflict
+from .base import BackingClient, Registration, StoreConflict, StoreUnavailable
 
 GSI = "gsi1"
 _COUNT_KEY = {"pk": {"S": "META"}, "sk": {"S": "COUNT"}}
@@ -88,15 +89,33 @@ class DynamoDBStore:
     def close(self) -> None:
         """Nothing to release: boto3 clients pool their own connections."""
 
+    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        """One DynamoDB call; a lost condition is :class:`StoreConflict`, any other failure
+        :class:`StoreUnavailable`."""
+        try:
+            return dict(getattr(self._db, operation)(**kwargs))
+        except ClientError as exc:
+            if _is_conflict(exc):
+                raise StoreConflict(operation) from None
+            code = exc.response.get("Error", {}).get("Code", "Unknown")
+            raise StoreUnavailable(f"dynamodb {operation}: {code}") from None
+        except BotoCoreError as exc:
+            raise StoreUnavailable(f"dynamodb {operation}: {exc}") from None
+
     def _get(self, key: dict[str, Any]) -> dict[str, Any] | None:
-        item = self._db.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
-        return item or None
+        found = self._call("get_item", TableName=self.table, Key=key, ConsistentRead=True)
+        return found.get("Item") or None
 
     def _pages(self, operation: str, **kwargs: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
-        for page in self._db.get_paginator(operation).paginate(TableName=self.table, **kwargs):
+        token: dict[str, Any] | None = None
+        while True:
+            extra = {"ExclusiveStartKey": token} if token else {}
+            page = self._call(operation, TableName=self.table, **kwargs, **extra)
             items.extend(page.get("Items", []))
-        return items
+            token = page.get("LastEvaluatedKey")
+            if not token:
+                return items
 
     # registrations
 
@@ -118,35 +137,29 @@ class DynamoDBStore:
         return _registration(item) if item else None
 
     def create_registration(self, registration: Registration) -> None:
-        try:
-            self._db.put_item(
-                TableName=self.table,
-                Item=self._registration_item(registration),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except ClientError as exc:
-            if _is_conflict(exc):
-                raise StoreConflict(registration.client_id) from None
-            raise
+        self._call(
+            "put_item",
+            TableName=self.table,
+            Item=self._registration_item(registration),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
 
     def save_registration(self, registration: Registration) -> None:
-        self._db.put_item(TableName=self.table, Item=self._registration_item(registration))
+        self._call("put_item", TableName=self.table, Item=self._registration_item(registration))
 
     def delete_registration(self, client_id: str) -> None:
-        self._db.delete_item(TableName=self.table, Key=_reg_key(client_id))
+        self._call("delete_item", TableName=self.table, Key=_reg_key(client_id))
 
     def touch_registration(self, client_id: str, at: int) -> None:
-        try:
-            self._db.update_item(
+        with contextlib.suppress(StoreConflict):  # deleted meanwhile: nothing to record
+            self._call(
+                "update_item",
                 TableName=self.table,
                 Key=_reg_key(client_id),
                 UpdateExpression="SET last_used_at = :at",
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeValues={":at": {"N": str(at)}},
             )
-        except ClientError as exc:
-            if not _is_conflict(exc):
-                raise
 
     def list_registrations(self) -> list[Registration]:
         items = self._pages(
@@ -209,12 +222,7 @@ class DynamoDBStore:
                     }
                 }
             )
-        try:
-            self._db.transact_write_items(TransactItems=writes)
-        except ClientError as exc:
-            if _is_conflict(exc):
-                raise StoreConflict(backing.client_id) from None
-            raise
+        self._call("transact_write_items", TransactItems=writes)
 
     def delete_backing(self, client_id: str) -> None:
         backing = self.get_backing(client_id)
@@ -241,11 +249,8 @@ class DynamoDBStore:
             writes.append(
                 {"Delete": {"TableName": self.table, "Key": _fp_key(backing.fingerprint)}}
             )
-        try:
-            self._db.transact_write_items(TransactItems=writes)
-        except ClientError as exc:
-            if not _is_conflict(exc):  # already deleted by someone else
-                raise
+        with contextlib.suppress(StoreConflict):  # already deleted by someone else
+            self._call("transact_write_items", TransactItems=writes)
 
     def list_backing(self) -> list[BackingClient]:
         items = self._pages(

@@ -6,8 +6,9 @@ import json
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
-from .base import BackingClient, Registration, StoreConflict
+from .base import BackingClient, Registration, StoreConflict, StoreUnavailable
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS registrations (
@@ -44,14 +45,16 @@ class SQLiteStore:
         with self._lock:
             self._db.close()
 
-    def _one(self, sql: str, *args: object) -> str | None:
-        with self._lock:
-            row = self._db.execute(sql, args).fetchone()
-        return row[0] if row else None
+    def _read(self, sql: str, *args: object) -> list[Any]:
+        try:
+            with self._lock:
+                return [row[0] for row in self._db.execute(sql, args).fetchall()]
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"sqlite: {exc}") from None
 
-    def _all(self, sql: str, *args: object) -> list[str]:
-        with self._lock:
-            return [row[0] for row in self._db.execute(sql, args).fetchall()]
+    def _one(self, sql: str, *args: object) -> Any:
+        rows = self._read(sql, *args)
+        return rows[0] if rows else None
 
     def _write(self, sql: str, *args: object) -> None:
         try:
@@ -59,6 +62,8 @@ class SQLiteStore:
                 self._db.execute(sql, args)
         except sqlite3.IntegrityError as exc:
             raise StoreConflict(str(exc)) from None
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"sqlite: {exc}") from None
 
     # registrations
 
@@ -96,11 +101,11 @@ class SQLiteStore:
         )
 
     def list_registrations(self) -> list[Registration]:
-        rows = self._all("SELECT data FROM registrations ORDER BY created_at, client_id")
+        rows = self._read("SELECT data FROM registrations ORDER BY created_at, client_id")
         return [Registration.from_dict(json.loads(r)) for r in rows]
 
     def registrations_for_backing(self, backing_client_id: str) -> list[Registration]:
-        rows = self._all(
+        rows = self._read(
             "SELECT data FROM registrations WHERE backing_client_id = ? ORDER BY created_at",
             backing_client_id,
         )
@@ -128,9 +133,8 @@ class SQLiteStore:
         self._write("DELETE FROM backing_clients WHERE client_id = ?", client_id)
 
     def list_backing(self) -> list[BackingClient]:
-        rows = self._all("SELECT data FROM backing_clients ORDER BY client_id")
+        rows = self._read("SELECT data FROM backing_clients ORDER BY client_id")
         return [BackingClient.from_dict(json.loads(r)) for r in rows]
 
     def count_backing(self) -> int:
-        with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM backing_clients").fetchone()[0])
+        return int(self._one("SELECT COUNT(*) FROM backing_clients"))

@@ -9,20 +9,23 @@ stand-in's clock.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shlex
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import uvicorn
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from devstack.cognito import CognitoStandIn
 from devstack.stack import FAKE_AWS, DevOptions, build_app, free_port, stack_environment
@@ -37,7 +40,6 @@ class Stack:
     env: dict[str, str]
     standin: CognitoStandIn | None = None
     process: subprocess.Popen[str] | None = None
-    output: list[str] = field(default_factory=list)
 
     def __getitem__(self, key: str) -> str:
         return self.env[key]
@@ -78,53 +80,94 @@ def _parse_block(lines: list[str]) -> dict[str, str]:
     return env
 
 
+def server_errors(log_lines: list[str]) -> list[dict[str, Any]]:
+    """Access-log entries with status 500: the suite must produce none."""
+    found = []
+    for line in log_lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("status") == 500:
+            found.append(entry)
+    return found
+
+
 @contextlib.contextmanager
 def dev_stack(*args: str) -> Iterator[Stack]:
-    """``authproxy dev --port 0 ARGS``, stopped with SIGTERM afterwards."""
+    """``authproxy dev --port 0 ARGS``, stopped with SIGTERM afterwards. Its JSON logs are read at
+    the end: any request answered 500 fails the test that used the stack."""
     command = [str(Path(sys.executable).with_name("authproxy")), "dev", "--port", "0", *args]
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    with tempfile.TemporaryFile(mode="w+") as log:
+        process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        try:
+            yield Stack(env=_read_block(process), process=process)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        log.seek(0)
+        errors = server_errors(log.read().splitlines())
+    assert not errors, f"authproxy dev answered 500: {errors}"
+
+
+def _read_block(process: subprocess.Popen[str]) -> dict[str, str]:
     assert process.stdout is not None
     lines: list[str] = []
     deadline = time.monotonic() + START_TIMEOUT
-    try:
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                raise RuntimeError(f"authproxy dev exited with {process.wait()}: {lines}")
-            lines.append(line.rstrip("\n"))
-            if not line.strip():
-                break
-        stack = Stack(env=_parse_block(lines), process=process, output=lines)
-        yield stack
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"authproxy dev exited with {process.wait()}: {lines}")
+        if not line.strip():
+            return _parse_block(lines)
+        lines.append(line.rstrip("\n"))
+    raise RuntimeError("authproxy dev did not print its block in time")
+
+
+class StatusRecorder:
+    """Remembers every response status the app sends."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.statuses: list[tuple[str, int]] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def record(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.statuses.append((scope.get("path", ""), message["status"]))
+            await send(message)
+
+        await self.app(scope, receive, record)
 
 
 @contextlib.contextmanager
-def local_stack(tmp_path: Path, **options: Any) -> Iterator[Stack]:
-    """The stack in this process; ``options`` are :class:`DevOptions` fields."""
+def local_stack(
+    tmp_path: Path, env: dict[str, str] | None = None, **options: Any
+) -> Iterator[Stack]:
+    """The stack in this process; ``options`` are :class:`DevOptions` fields, ``env`` overrides
+    the variables the deployables read. Any request answered 500 fails the test."""
     dev = DevOptions(port=0, store=str(tmp_path / "authproxy.db"), **options)
     with CognitoStandIn(
         resource_binding=dev.resource_binding, token_ttl_override=dev.token_ttl
     ) as standin:
         port = free_port(dev.host)
-        env = stack_environment(dev, standin, port)
+        env = {**stack_environment(dev, standin, port), **(env or {})}
         saved = {k: os.environ.get(k) for k in FAKE_AWS}
         os.environ.update(FAKE_AWS)
+        app = StatusRecorder(build_app(env))
         server = uvicorn.Server(
             uvicorn.Config(
-                build_app(env),
+                app,
                 host=dev.host,
                 port=port,
                 log_config=None,
@@ -149,3 +192,5 @@ def local_stack(tmp_path: Path, **options: Any) -> Iterator[Stack]:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
+        failed = [path for path, status in app.statuses if status == 500]
+        assert not failed, f"the stack answered 500 on {failed}"
