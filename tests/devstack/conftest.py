@@ -9,6 +9,7 @@ import functools
 import hashlib
 import secrets
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -183,7 +184,20 @@ def flow(standin: CognitoStandIn, pool: SeededPool, http: httpx.Client) -> Flow:
     return Flow(standin, pool, http)
 
 
+@pytest.fixture(scope="session")
+def pools_by_standin() -> weakref.WeakKeyDictionary[CognitoStandIn, SeededPool]:
+    return weakref.WeakKeyDictionary()
+
+
 @pytest.fixture
-def make_flow(http: httpx.Client) -> Callable[[CognitoStandIn], Flow]:
-    """A Flow on another stand-in (other options), with a fresh pool."""
-    return lambda other: Flow(other, seed(other), http)
+def make_flow(
+    http: httpx.Client, pools_by_standin: weakref.WeakKeyDictionary[CognitoStandIn, SeededPool]
+) -> Callable[[CognitoStandIn], Flow]:
+    """A Flow on another stand-in (other options), with one pool per stand-in."""
+
+    def make(other: CognitoStandIn) -> Flow:
+        if other not in pools_by_standin:
+            pools_by_standin[other] = seed(other)
+        return Flow(other, pools_by_standin[other], http)
+
+    return make
