@@ -192,6 +192,26 @@ async def test_no_keys_at_all_is_not_a_refusal(tokens: Any, refused_url: str) ->
         await verifier.verify_token(tokens.access())
 
 
+async def test_the_middleware_answers_503_without_keys(tokens: Any, refused_url: str) -> None:
+    verifier = CognitoTokenVerifier(
+        issuer=tokens.issuer,
+        resource=tokens.resource,
+        scopes=["read"],
+        keys=RemoteJWKS(refused_url, timeout=2),
+    )
+
+    async def never(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("the protected app must not run")
+
+    app = BearerAuthMiddleware(never, verifier, resource_metadata_url="https://x/y")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        response = await http.post("/mcp", headers={"authorization": f"Bearer {tokens.access()}"})
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "30"
+    assert response.json() == {"error": "temporarily_unavailable"}
+
+
 def test_audience_binding_rule() -> None:
     assert is_bound_to_resource({"aud": RESOURCE}, RESOURCE, ["read"])
     assert is_bound_to_resource({"aud": ["x", RESOURCE]}, RESOURCE, ["read"])

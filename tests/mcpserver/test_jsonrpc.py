@@ -1,0 +1,43 @@
+import json
+
+import pytest
+from starlette.types import Message, Receive
+
+from mcpserver.jsonrpc import BodyTooLarge, called_tools, read_body, replay, requests_in
+
+
+def chunks(*parts: bytes) -> Receive:
+    messages = [
+        {"type": "http.request", "body": part, "more_body": i < len(parts) - 1}
+        for i, part in enumerate(parts)
+    ]
+    messages.append({"type": "http.disconnect"})
+
+    async def receive() -> Message:
+        return messages.pop(0)
+
+    return receive
+
+
+async def test_read_body_joins_chunks_and_replays_them() -> None:
+    receive = chunks(b'{"a":', b" 1}")
+    body = await read_body(receive, limit=100)
+    assert body == b'{"a": 1}'
+    replayed = replay(body, receive)
+    assert await replayed() == {"type": "http.request", "body": body, "more_body": False}
+    assert (await replayed())["type"] == "http.disconnect"
+
+
+async def test_read_body_has_a_limit() -> None:
+    with pytest.raises(BodyTooLarge):
+        await read_body(chunks(b"x" * 60, b"x" * 60), limit=100)
+
+
+def test_requests_and_called_tools() -> None:
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "whoami"}}
+    note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    batch = json.dumps([call, note, {"jsonrpc": "2.0", "id": 2, "result": {}}, 3]).encode()
+    assert requests_in(batch) == [call, note]
+    assert called_tools(requests_in(batch)) == ["whoami"]
+    assert requests_in(b"{not json") == []
+    assert called_tools([{"method": "tools/call", "params": ["x"]}]) == []

@@ -1,0 +1,83 @@
+import io
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from starlette.types import Receive, Scope, Send
+
+from mcpserver.auth import BearerAuthMiddleware, CognitoTokenVerifier
+from mcpserver.jwks import RemoteJWKS
+from mcpserver.logs import JSONFormatter, RequestLogMiddleware
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """The package's log records as this process writes them: JSON lines."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JSONFormatter())
+    logger = logging.getLogger("mcpserver")
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield stream
+    logger.removeHandler(handler)
+    logger.setLevel(previous)
+
+
+async def ok(scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"{}"})
+
+
+async def test_requests_are_logged_as_json_with_their_id_and_no_token(
+    log_lines: io.StringIO, tokens: Any, jwks_server: Any
+) -> None:
+    verifier = CognitoTokenVerifier(
+        issuer=tokens.issuer,
+        resource=tokens.resource,
+        scopes=["read"],
+        keys=RemoteJWKS(jwks_server.url),
+    )
+    app = RequestLogMiddleware(
+        BearerAuthMiddleware(ok, verifier, resource_metadata_url="https://x/.well-known/y")
+    )
+    expired = tokens.access(exp=1)
+    valid = tokens.access()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as http:
+        refused = await http.post("/mcp", headers={"authorization": f"Bearer {expired}"})
+        accepted = await http.post(
+            "/mcp", headers={"authorization": f"Bearer {valid}", "x-request-id": "req-42"}
+        )
+    assert refused.status_code == 401
+    assert accepted.status_code == 200
+
+    text = log_lines.getvalue()
+    assert expired not in text
+    assert valid not in text
+    records = [json.loads(line) for line in text.splitlines()]
+    refusal = next(r for r in records if r["message"] == "bearer token refused")
+    assert "exp" in refusal["reason"]
+    access = [r for r in records if r["logger"] == "mcpserver.access"]
+    assert [(r["status"], r["path"]) for r in access] == [(401, "/mcp"), (200, "/mcp")]
+    assert access[1]["request_id"] == "req-42"
+    assert access[1]["subject"] == "7f1e9c2a-0000-4000-8000-00000000d3e0"
+    assert refusal["request_id"] == access[0]["request_id"]
+    assert access[0]["request_id"]
+
+
+def test_exceptions_are_part_of_the_json_line() -> None:
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.LogRecord("mcpserver", logging.ERROR, __file__, 1, "failed", (), None)
+        record.exc_info = sys.exc_info()
+    line = json.loads(JSONFormatter().format(record))
+    assert line["message"] == "failed"
+    assert "ValueError: boom" in line["exception"]

@@ -1,0 +1,33 @@
+from mcpserver.sessions import SessionIds
+
+RESOURCE = "https://mcp.example.com/mcp"
+SECRET = "k" * 40
+
+
+def test_a_session_id_verifies_for_its_subject_only() -> None:
+    ids = SessionIds(SECRET, RESOURCE)
+    session_id = ids.issue("alice")
+    assert ids.is_valid(session_id, "alice")
+    assert not ids.is_valid(session_id, "bob")
+
+
+def test_session_ids_are_unique_and_visible_ascii() -> None:
+    ids = SessionIds(SECRET, RESOURCE)
+    issued = {ids.issue("alice") for _ in range(50)}
+    assert len(issued) == 50
+    assert all(0x21 <= ord(c) <= 0x7E for session_id in issued for c in session_id)
+
+
+def test_any_instance_with_the_key_verifies_it() -> None:
+    session_id = SessionIds(SECRET, RESOURCE).issue("alice")
+    assert SessionIds(SECRET, RESOURCE).is_valid(session_id, "alice")
+    assert not SessionIds("x" * 40, RESOURCE).is_valid(session_id, "alice")
+    assert not SessionIds(SECRET, "https://other.example.com/mcp").is_valid(session_id, "alice")
+
+
+def test_tampered_and_expired_ids_are_refused() -> None:
+    ids = SessionIds(SECRET, RESOURCE)
+    session_id = ids.issue("alice")
+    assert not ids.is_valid(session_id[:-1] + ("A" if session_id[-1] != "A" else "B"), "alice")
+    assert not ids.is_valid("not-a-session", "alice")
+    assert not SessionIds(SECRET, RESOURCE, max_age=-1).is_valid(session_id, "alice")
