@@ -13,6 +13,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
@@ -301,3 +302,40 @@ async def test_protecting_another_mcp_server(
             added = await client.call_tool("add_note", {"text": "hello"})
         assert counted.structured_content == {"result": 0}
         assert added.structured_content == {"result": "noted: hello"}
+
+
+async def test_the_verifier_in_the_sdks_own_wiring(
+    tokens: Any, jwks_server: Any, unused_origin: tuple[Any, str], serve_app: Any
+) -> None:
+    """README: ``MCPServer(token_verifier=..., auth=AuthSettings(...))`` accepts the verifier."""
+    sock, origin = unused_origin
+    resource = f"{origin}/mcp"
+    verifier = CognitoTokenVerifier(
+        issuer=tokens.issuer, resource=resource, scopes=["read"], keys=RemoteJWKS(jwks_server.url)
+    )
+    echo = MCPServer(
+        "echo",
+        token_verifier=verifier,
+        auth=AuthSettings(
+            issuer_url="https://auth.example.com",
+            resource_server_url=resource,
+            required_scopes=[f"{resource}/read"],
+            validate_token_resource=True,
+        ),
+    )
+
+    @echo.tool()
+    def say(text: str) -> str:
+        return text
+
+    token = tokens.access(scope=f"{resource}/read")
+    with serve_app(echo.streamable_http_app(stateless_http=True, json_response=True), sock):
+        async with httpx.AsyncClient() as http:
+            anonymous = await http.post(resource, json={})
+        async with (
+            httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http,
+            Client(streamable_http_client(resource, http_client=http)) as client,
+        ):
+            said = await client.call_tool("say", {"text": "hi"})
+    assert anonymous.status_code == 401
+    assert said.structured_content == {"result": "hi"}
