@@ -19,8 +19,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 log = logging.getLogger(__name__)
 
-# Cognito ClientName: 1-128 characters of [\w\s+=,.@-].
-_NAME_UNSAFE = re.compile(r"[^\w\s+=,.@-]+")
+# Cognito ClientName: 1-128 characters of [\w\s+=,.@-], where \w is ASCII (Java regex semantics).
+_NAME_UNSAFE = re.compile(r"[^\w\s+=,.@-]+", re.ASCII)
 NAME_PREFIX = "mcp-"
 MAX_NAME = 128
 THROTTLING = frozenset({"TooManyRequestsException", "ThrottlingException"})

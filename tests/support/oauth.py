@@ -48,3 +48,16 @@ def token_request(
         if method == "client_secret_post":
             form["client_secret"] = client["client_secret"]
     return httpx.post(f"{issuer}/token", data=form, auth=auth, timeout=30)
+
+
+def obtain_code(
+    stack: Any, client: dict[str, Any], redirect_uri: str | None = None, **params: str
+) -> tuple[str, str, dict[str, str]]:
+    """Walk a person through authorize; return (wrapped code, verifier, callback query)."""
+    verifier, challenge = pkce()
+    redirect_uri = redirect_uri or client["redirect_uris"][0]
+    url = authorize_url(stack.issuer, client["client_id"], redirect_uri, challenge, **params)
+    callback = stack.person().sign_in(url)
+    got = query(callback)
+    assert "code" in got, callback
+    return got["code"], verifier, got

@@ -152,13 +152,19 @@ class StatusRecorder:
 
 @contextlib.contextmanager
 def local_stack(
-    tmp_path: Path, env: dict[str, str] | None = None, **options: Any
+    tmp_path: Path,
+    env: dict[str, str] | None = None,
+    client_quota: int = 1000,
+    **options: Any,
 ) -> Iterator[Stack]:
     """The stack in this process; ``options`` are :class:`DevOptions` fields, ``env`` overrides
-    the variables the deployables read. Any request answered 500 fails the test."""
+    the variables the deployables read, ``client_quota`` is the pool's app-client quota. Any
+    request answered 500 fails the test."""
     dev = DevOptions(port=0, store=str(tmp_path / "authproxy.db"), **options)
     with CognitoStandIn(
-        resource_binding=dev.resource_binding, token_ttl_override=dev.token_ttl
+        resource_binding=dev.resource_binding,
+        token_ttl_override=dev.token_ttl,
+        client_quota=client_quota,
     ) as standin:
         port = free_port(dev.host)
         env = {**stack_environment(dev, standin, port), **(env or {})}

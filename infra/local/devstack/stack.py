@@ -94,7 +94,6 @@ def stack_environment(options: DevOptions, standin: CognitoStandIn, port: int) -
     password = options.demo_password or f"demo-{secrets.token_urlsafe(9)}"
     pool = standin.seed(
         pool_name="authproxy-dev",
-        domain_prefix="authproxy-dev",
         resources=[(mcp_url, SCOPES)],
         users=[(options.demo_user, password, ["admins"])],
     )

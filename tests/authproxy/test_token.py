@@ -1,0 +1,280 @@
+"""POST /token and POST /revoke: every refusal a client can meet, with the right code and status,
+and Cognito's failures turned into 503 with Retry-After rather than errors the client would act on."""
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from support.oauth import obtain_code, token_request
+from support.stack import Stack, local_stack
+
+REDIRECT = "http://localhost:8124/callback"
+
+
+def register(stack: Stack, method: str = "client_secret_post", **extra: object) -> dict:
+    return stack.register(
+        client_name=f"Token Tests {method}",
+        redirect_uris=[REDIRECT],
+        token_endpoint_auth_method=method,
+        **extra,
+    )
+
+
+def exchange(stack: Stack, client: dict, code: str, verifier: str, **extra: str) -> httpx.Response:
+    data = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT,
+        "code_verifier": verifier,
+        **extra,
+    }
+    return token_request(stack.issuer, client, {k: v for k, v in data.items() if v is not None})
+
+
+def assert_error(response: httpx.Response, error: str, status: int = 400) -> None:
+    assert response.status_code == status, response.text
+    assert response.json()["error"] == error
+    assert response.headers["cache-control"] == "no-store"
+
+
+@pytest.fixture(scope="module")
+def confidential(dev: Stack) -> dict:
+    return register(dev)
+
+
+def test_code_exchange_answers_no_store_tokens(dev: Stack, confidential: dict) -> None:
+    code, verifier, _ = obtain_code(dev, confidential)
+    response = exchange(dev, confidential, code, verifier)
+    assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "no-store"
+    body = response.json()
+    assert body["token_type"] == "Bearer"
+    assert {"access_token", "refresh_token", "expires_in", "scope"} <= set(body)
+
+
+def test_replayed_code_is_invalid_grant(dev: Stack, confidential: dict) -> None:
+    code, verifier, _ = obtain_code(dev, confidential)
+    assert exchange(dev, confidential, code, verifier).status_code == 200
+    assert_error(exchange(dev, confidential, code, verifier), "invalid_grant")
+
+
+def test_tampered_code_is_invalid_grant(dev: Stack, confidential: dict) -> None:
+    code, verifier, _ = obtain_code(dev, confidential)
+    tampered = code[:-3] + ("aaa" if not code.endswith("aaa") else "bbb")
+    assert_error(exchange(dev, confidential, tampered, verifier), "invalid_grant")
+    assert_error(exchange(dev, confidential, "not-a-code", verifier), "invalid_grant")
+
+
+def test_wrong_verifier_is_invalid_grant(dev: Stack, confidential: dict) -> None:
+    code, _, _ = obtain_code(dev, confidential)
+    wrong = "w" * 64
+    assert_error(exchange(dev, confidential, code, wrong), "invalid_grant")
+
+
+def test_missing_verifier_is_invalid_request(dev: Stack, confidential: dict) -> None:
+    code, _, _ = obtain_code(dev, confidential)
+    assert_error(exchange(dev, confidential, code, None), "invalid_request")  # type: ignore[arg-type]
+
+
+def test_redirect_uri_must_match_the_authorization_request(dev: Stack, confidential: dict) -> None:
+    code, verifier, _ = obtain_code(dev, confidential)
+    assert_error(
+        exchange(dev, confidential, code, verifier, redirect_uri="http://localhost:9/callback"),
+        "invalid_grant",
+    )
+    assert_error(exchange(dev, confidential, code, verifier, redirect_uri=None), "invalid_grant")
+
+
+def test_resource_must_match_the_authorization_request(dev: Stack, confidential: dict) -> None:
+    code, verifier, _ = obtain_code(dev, confidential)
+    assert_error(
+        exchange(dev, confidential, code, verifier, resource="https://other.example/mcp"),
+        "invalid_target",
+    )
+
+
+def test_code_of_another_client_is_invalid_grant(dev: Stack, confidential: dict) -> None:
+    code, verifier, _ = obtain_code(dev, confidential)
+    thief = register(dev)
+    assert_error(exchange(dev, thief, code, verifier), "invalid_grant")
+
+
+def test_confidential_client_without_its_secret_is_invalid_client(
+    dev: Stack, confidential: dict
+) -> None:
+    code, verifier, _ = obtain_code(dev, confidential)
+    public_style = {**confidential, "token_endpoint_auth_method": "none"}
+    assert_error(exchange(dev, public_style, code, verifier), "invalid_client", 401)
+    wrong = {**confidential, "client_secret": "not-the-secret"}
+    assert_error(exchange(dev, wrong, code, verifier), "invalid_client", 401)
+
+
+def test_unknown_client_is_invalid_client(dev: Stack) -> None:
+    response = token_request(
+        dev.issuer, {"client_id": "nobody"}, {"grant_type": "authorization_code", "code": "x"}
+    )
+    assert_error(response, "invalid_client", 401)
+
+
+def test_basic_and_post_together_is_invalid_request(dev: Stack, confidential: dict) -> None:
+    response = httpx.post(
+        f"{dev.issuer}/token",
+        data={"grant_type": "refresh_token", "client_secret": confidential["client_secret"]},
+        auth=(confidential["client_id"], confidential["client_secret"]),
+    )
+    assert_error(response, "invalid_request")
+
+
+def test_malformed_basic_credentials_are_invalid_client(dev: Stack) -> None:
+    response = httpx.post(
+        f"{dev.issuer}/token",
+        data={"grant_type": "authorization_code"},
+        headers={"Authorization": "Basic !!!notbase64"},
+    )
+    assert_error(response, "invalid_client", 401)
+    assert response.headers["www-authenticate"].startswith("Basic")
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ({}, "invalid_request"),
+        ({"grant_type": "password"}, "unsupported_grant_type"),
+        ({"grant_type": "client_credentials"}, "unsupported_grant_type"),
+        ({"grant_type": "authorization_code"}, "invalid_request"),
+        ({"grant_type": "refresh_token"}, "invalid_request"),
+        ({"grant_type": "refresh_token", "refresh_token": "forged"}, "invalid_grant"),
+    ],
+)
+def test_malformed_token_requests(dev: Stack, confidential: dict, data: dict, error: str) -> None:
+    assert_error(token_request(dev.issuer, confidential, data), error)
+
+
+def test_grant_the_client_did_not_register_is_unauthorized_client(dev: Stack) -> None:
+    code_only = register(dev, grant_types=["authorization_code"])
+    response = token_request(
+        dev.issuer, code_only, {"grant_type": "refresh_token", "refresh_token": "x"}
+    )
+    assert_error(response, "unauthorized_client")
+
+
+def test_json_bodies_are_accepted(dev: Stack, confidential: dict) -> None:
+    code, verifier, _ = obtain_code(dev, confidential)
+    response = httpx.post(
+        f"{dev.issuer}/token",
+        json={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "code_verifier": verifier,
+            "client_id": confidential["client_id"],
+            "client_secret": confidential["client_secret"],
+        },
+    )
+    assert response.status_code == 200, response.text
+    bad = httpx.post(f"{dev.issuer}/token", json=["not", "an", "object"])
+    assert_error(bad, "invalid_request")
+
+
+def test_refresh_token_is_bound_to_its_client(dev: Stack, confidential: dict) -> None:
+    code, verifier, _ = obtain_code(dev, confidential)
+    refresh = exchange(dev, confidential, code, verifier).json()["refresh_token"]
+    other = register(dev)
+    response = token_request(
+        dev.issuer, other, {"grant_type": "refresh_token", "refresh_token": refresh}
+    )
+    assert_error(response, "invalid_grant")
+
+
+def test_revoked_registration_cannot_refresh(dev: Stack) -> None:
+    client = register(dev)
+    code, verifier, _ = obtain_code(dev, client)
+    refresh = exchange(dev, client, code, verifier).json()["refresh_token"]
+    ok = token_request(
+        dev.issuer, client, {"grant_type": "refresh_token", "refresh_token": refresh}
+    )
+    assert ok.status_code == 200
+    httpx.delete(
+        client["registration_client_uri"],
+        headers={"Authorization": f"Bearer {client['registration_access_token']}"},
+    )
+    refused = token_request(
+        dev.issuer, client, {"grant_type": "refresh_token", "refresh_token": refresh}
+    )
+    assert_error(refused, "invalid_client", 401)
+
+
+def test_revoke_answers_200_for_unknown_tokens_and_checks_the_owner(
+    dev: Stack, confidential: dict
+) -> None:
+    revoke = f"{dev.issuer}/revoke"
+    creds = {"client_id": confidential["client_id"], "client_secret": confidential["client_secret"]}
+    assert httpx.post(revoke, data={**creds, "token": "whatever"}).status_code == 200
+    assert_error(httpx.post(revoke, data=creds), "invalid_request")
+    assert_error(
+        httpx.post(revoke, data={"token": "x", "client_id": "nobody"}), "invalid_client", 401
+    )
+    code, verifier, _ = obtain_code(dev, confidential)
+    refresh = exchange(dev, confidential, code, verifier).json()["refresh_token"]
+    other = register(dev)
+    stolen = httpx.post(
+        revoke,
+        data={
+            "token": refresh,
+            "client_id": other["client_id"],
+            "client_secret": other["client_secret"],
+        },
+    )
+    assert_error(stolen, "invalid_grant")
+
+
+# Cognito's failures, injected into the stand-in.
+
+
+@pytest.fixture(scope="module")
+def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with local_stack(
+        tmp_path_factory.mktemp("faulty"), env={"AUTHPROXY_UPSTREAM_TIMEOUT": "1"}
+    ) as stack:
+        yield stack
+
+
+@pytest.mark.parametrize(
+    ("fault", "retry_after"),
+    [
+        ({"kind": "delay", "seconds": 3}, "2"),
+        ({"kind": "throttle"}, "5"),
+        ({"kind": "error"}, "2"),
+    ],
+)
+def test_cognito_timeouts_and_throttling_are_503_with_retry_after(
+    faulty: Stack, fault: dict, retry_after: str
+) -> None:
+    client = register(faulty)
+    code, verifier, _ = obtain_code(faulty, client)
+    assert faulty.standin is not None
+    faulty.standin.inject_fault(path="/oauth2/token", count=1, **fault)
+    response = exchange(faulty, client, code, verifier)
+    assert response.status_code == 503, response.text
+    assert response.json()["error"] == "temporarily_unavailable"
+    assert response.headers["retry-after"] == retry_after
+    faulty.standin.clear_faults()
+
+
+def test_cognito_unavailable_at_revoke_is_503(faulty: Stack) -> None:
+    client = register(faulty)
+    code, verifier, _ = obtain_code(faulty, client)
+    refresh = exchange(faulty, client, code, verifier).json()["refresh_token"]
+    assert faulty.standin is not None
+    faulty.standin.inject_fault(path="/oauth2/revoke", kind="throttle", count=1)
+    response = httpx.post(
+        f"{faulty.issuer}/revoke",
+        data={
+            "token": refresh,
+            "client_id": client["client_id"],
+            "client_secret": client["client_secret"],
+        },
+    )
+    assert response.status_code == 503
+    assert "retry-after" in response.headers
