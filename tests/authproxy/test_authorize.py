@@ -188,7 +188,7 @@ def test_consent_with_a_forged_transaction_is_refused(dev: Stack, client: dict) 
 
 def test_approval_is_remembered_per_browser_and_registration(dev: Stack, client: dict) -> None:
     person = dev.person()
-    verifier, challenge = pkce()
+    _, challenge = pkce()
     person.sign_in(authorize_url(dev.issuer, client["client_id"], REDIRECT, challenge))
     assert person.pages_seen == ["consent", "login"]
     person.sign_in(authorize_url(dev.issuer, client["client_id"], REDIRECT, challenge))

@@ -1,5 +1,6 @@
-"""Registrations and their backing Cognito app clients (design D4): pooling, the dedicated policy,
-quota guards, and failures halfway that must leave no orphaned Cognito client or half-written row."""
+"""Registrations and their backing Cognito app clients (design D4): pooling, the dedicated
+policy, quota guards, and failures halfway that must leave no orphaned Cognito client or
+half-written row."""
 
 import sqlite3
 from collections.abc import Iterator

@@ -1,5 +1,6 @@
-"""POST /token and POST /revoke: every refusal a client can meet, with the right code and status,
-and Cognito's failures turned into 503 with Retry-After rather than errors the client would act on."""
+"""POST /token and POST /revoke: every refusal a client can meet, with the right code and
+status, and Cognito's failures turned into 503 with Retry-After rather than errors the client
+would act on."""
 
 from collections.abc import Iterator
 
