@@ -25,9 +25,11 @@ NAME_PREFIX = "mcp-"
 MAX_NAME = 128
 THROTTLING = frozenset({"TooManyRequestsException", "ThrottlingException"})
 ROTATION_UNAVAILABLE = frozenset({"FeatureUnavailableInTierException", "InvalidParameterException"})
-# Retries a clashing client can wait for: Cognito allows 5 requests per second per pool.
+# One retry, then the caller answers 503 with Retry-After: a registration request should not hang
+# on Cognito's 5-per-second-per-pool limit, and botocore counts LimitExceededException (here the
+# app-client quota, which no retry fixes) as throttling.
 _BOTO_CONFIG = Config(
-    retries={"mode": "adaptive", "max_attempts": 4}, connect_timeout=5, read_timeout=10
+    retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5, read_timeout=10
 )
 
 
