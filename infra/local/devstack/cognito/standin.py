@@ -108,6 +108,11 @@ class CognitoStandIn:
         """The managed-login base URL shared by every seeded pool (``COGNITO_DOMAIN``)."""
         return self.state.domain_base
 
+    @property
+    def running(self) -> bool:
+        """Whether a server thread is still alive."""
+        return any(thread.is_alive() for thread in self._threads)
+
     def start(self) -> Self:
         """Serve both hosts from daemon threads; return once both accept connections."""
         if self._threads:
