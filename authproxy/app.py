@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import authorize, metadata, registration, token
+from .cimd import MetadataDocuments
 from .clients import Registrar
 from .cognito_admin import CognitoAdmin
 from .cognito_oauth import CognitoOAuth
@@ -88,6 +89,7 @@ def create_app(
         registrar=Registrar(settings, store, admin, SecretBox(key)),
         sealer=Sealer(key),
         upstream=upstream,
+        documents=MetadataDocuments(settings),
     )
     p = settings.issuer_path
     routes = [

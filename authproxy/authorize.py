@@ -12,6 +12,7 @@ Until the client and its redirect URI are known good, errors are an HTML page, n
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -23,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from . import consent
+from .cimd import MetadataDocumentError, is_metadata_url
 from .errors import OAuthError
 from .pages import ConsentView, consent_page, error_page
 from .redirects import is_loopback, match_redirect_uri, redirect_host
@@ -30,6 +32,8 @@ from .resources import find_resource, resolve_grant
 from .sealing import EnvelopeError, Purpose
 from .state import AppState, app_state
 from .store import Registration
+
+log = logging.getLogger(__name__)
 
 # Parameters the façade forwards to Cognito's authorization endpoint as they came.
 PASSTHROUGH = ("identity_provider", "idp_identifier", "login_hint", "prompt", "lang", "nonce")
@@ -150,12 +154,31 @@ def _trusted_redirect(registration: Registration, params: QueryParams) -> tuple[
 async def _registration(state: AppState, client_id: str | None) -> Registration:
     if not client_id:
         raise PageError("Invalid request", "The request names no client (client_id).")
-    registration = await run_in_threadpool(state.registrar.get, client_id)
+    if state.settings.cimd and is_metadata_url(client_id, state.settings.cimd_allow_loopback):
+        registration = await _metadata_document_registration(state, client_id)
+    else:
+        registration = await run_in_threadpool(state.registrar.get, client_id)
     if registration is None:
         raise PageError("Unknown application", "This application is not registered here.")
     if registration.status != "active":
         raise PageError("Application revoked", "This application's access has been revoked.")
     return registration
+
+
+async def _metadata_document_registration(state: AppState, url: str) -> Registration | None:
+    """A Client ID Metadata Document client: fetch (or reuse) its document, keep it registered."""
+    try:
+        metadata = await state.documents.fetch(url)
+    except MetadataDocumentError as exc:
+        stored = await run_in_threadpool(state.registrar.get, url)
+        if stored is None:
+            raise PageError("Client metadata unusable", str(exc)) from None
+        log.warning(
+            "client metadata document unavailable; using the stored copy",
+            extra={"client_id": url, "reason": str(exc)},
+        )
+        return stored
+    return await run_in_threadpool(state.registrar.metadata_document_registration, url, metadata)
 
 
 def _check(

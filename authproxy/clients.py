@@ -218,6 +218,21 @@ class Registrar:
         if self._delete_cognito_client(backing.client_id):
             self.store.delete_backing(backing.client_id)
 
+    def metadata_document_registration(self, url: str, metadata: dict[str, Any]) -> Registration:
+        """The registration behind a Client ID Metadata Document URL, created on first sight and
+        kept in step with the document."""
+        existing = self.get(url)
+        if existing is None:
+            try:
+                return self.register(metadata, kind="cimd", client_id=url).registration
+            except StoreConflict:  # another instance registered it at the same moment
+                existing = self.get(url)
+                if existing is None:
+                    raise
+        if existing.status == "active" and existing.metadata != metadata:
+            return self.update(existing, metadata)
+        return existing
+
     # lookups and authentication
 
     def get(self, client_id: str) -> Registration | None:

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .registration import AUTH_METHODS, GRANT_TYPES
+from .client_metadata import AUTH_METHODS, GRANT_TYPES
 from .resources import scopes_supported
 from .settings import ProtectedResource, Settings
 from .state import app_state
@@ -40,6 +40,7 @@ def authorization_server_metadata(settings: Settings) -> dict[str, Any]:
         "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": True,
+        "client_id_metadata_document_supported": settings.cimd,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
     }

@@ -1,8 +1,6 @@
 """Dynamic client registration: RFC 7591 (``POST /register``) and RFC 7592 (``GET``, ``PUT`` and
-``DELETE`` on the client configuration endpoint ``/register/<client_id>``).
-
-Metadata is validated with Authlib's RFC 7591 claims model, with the redirect-URI rules of
-:mod:`.redirects` in place of Authlib's (which would refuse RFC 8252 private-use schemes).
+``DELETE`` on the client configuration endpoint ``/register/<client_id>``). What metadata is
+acceptable is :mod:`.client_metadata`'s business.
 """
 
 from __future__ import annotations
@@ -10,106 +8,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from authlib.oauth2.rfc7591 import ClientMetadataClaims
-from joserfc.errors import JoseError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from .client_metadata import invalid_metadata, validate_client_metadata
 from .clients import IssuedRegistration, matches
-from .errors import NO_STORE, OAuthError, invalid_client
-from .redirects import check_redirect_uri
+from .errors import NO_STORE, invalid_client
 from .settings import Settings
 from .state import app_state
 from .store import Registration
 
 MAX_BODY = 16 * 1024
-AUTH_METHODS = ("none", "client_secret_post", "client_secret_basic")
-GRANT_TYPES = ("authorization_code", "refresh_token")
-# Client metadata the façade keeps (RFC 7591 §2 plus OIDC Registration's application_type);
-# jwks and jwks_uri are dropped because no JWT client authentication is offered.
-KEPT_FIELDS = (
-    "redirect_uris",
-    "token_endpoint_auth_method",
-    "grant_types",
-    "response_types",
-    "client_name",
-    "client_uri",
-    "logo_uri",
-    "scope",
-    "contacts",
-    "tos_uri",
-    "policy_uri",
-    "software_id",
-    "software_version",
-    "application_type",
-)
-_STRING_FIELDS = (
-    "client_name",
-    "client_uri",
-    "logo_uri",
-    "scope",
-    "tos_uri",
-    "policy_uri",
-    "software_id",
-    "software_version",
-)
-
-
-def invalid_metadata(description: str) -> OAuthError:
-    return OAuthError("invalid_client_metadata", description)
-
-
-class _Claims(ClientMetadataClaims):
-    """Authlib's RFC 7591 checks, with the redirect URIs left to :func:`check_redirect_uri`."""
-
-    def validate_redirect_uris(self) -> None:
-        return None
-
-
-def validate_client_metadata(body: object, settings: Settings) -> dict[str, Any]:
-    """RFC 7591 §2: check a registration request and return the metadata the façade registers.
-
-    Values a client leaves out get their RFC 7591 defaults, except ``grant_types``, which defaults
-    to both grants the façade offers so clients that omit it can still refresh.
-    """
-    if not isinstance(body, dict):
-        raise invalid_metadata("the request body must be a JSON object")
-    uris = body.get("redirect_uris")
-    if not isinstance(uris, list) or not uris:
-        raise OAuthError("invalid_redirect_uri", "redirect_uris must be a non-empty list")
-    for uri in uris:
-        check_redirect_uri(uri, settings.allowed_redirect_hosts)
-    for name in _STRING_FIELDS:
-        if name in body and body[name] is not None and not isinstance(body[name], str):
-            raise invalid_metadata(f"{name} must be a string")
-    metadata = {k: body[k] for k in KEPT_FIELDS if body.get(k) is not None}
-    metadata.setdefault("token_endpoint_auth_method", "client_secret_basic")
-    metadata.setdefault("grant_types", list(GRANT_TYPES))
-    metadata.setdefault("response_types", ["code"])
-    claims = _Claims(
-        metadata,
-        {},
-        ClientMetadataClaims.get_claims_options(
-            {
-                "response_types_supported": ["code"],
-                "grant_types_supported": list(GRANT_TYPES),
-                "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
-            }
-        ),
-    )
-    try:
-        claims.validate()
-    except JoseError as exc:
-        field = getattr(exc, "claim", "") or "metadata"
-        raise invalid_metadata(f"{field} is not acceptable") from None
-    if metadata.get("application_type", "native") not in ("native", "web"):
-        raise invalid_metadata("application_type must be native or web")
-    if "contacts" in metadata and not all(isinstance(c, str) for c in metadata["contacts"]):
-        raise invalid_metadata("contacts must be a list of strings")
-    if len(metadata["redirect_uris"]) > 20:
-        raise invalid_metadata("no more than 20 redirect_uris")
-    return dict(claims)
 
 
 def registration_response(

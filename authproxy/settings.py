@@ -76,6 +76,8 @@ class Settings:
     trusted_redirect_hosts: frozenset[str] = frozenset()
     identity_providers: tuple[str, ...] = ("COGNITO",)
     resource_binding: bool = False
+    cimd: bool = True
+    cimd_allow_loopback: bool = False
     upstream_timeout: float = 10.0
     log_level: str = "INFO"
 
@@ -151,6 +153,8 @@ class Settings:
             )
             or ("COGNITO",),
             resource_binding=_bool(env, "AUTHPROXY_RESOURCE_BINDING"),
+            cimd=_bool(env, "AUTHPROXY_CIMD", default=True),
+            cimd_allow_loopback=_bool(env, "AUTHPROXY_CIMD_ALLOW_LOOPBACK"),
             upstream_timeout=float(_int(env, "AUTHPROXY_UPSTREAM_TIMEOUT", 10, low=1)),
             log_level=_log_level(env),
         )
@@ -188,9 +192,11 @@ def _int(env: Mapping[str, str], name: str, default: int, *, low: int) -> int:
     return value
 
 
-def _bool(env: Mapping[str, str], name: str) -> bool:
+def _bool(env: Mapping[str, str], name: str, *, default: bool = False) -> bool:
     raw = env.get(name, "").strip().lower()
-    if raw in ("", "0", "false", "no", "off"):
+    if not raw:
+        return default
+    if raw in ("0", "false", "no", "off"):
         return False
     if raw in ("1", "true", "yes", "on"):
         return True

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from .cimd import MetadataDocuments
 from .clients import Registrar
 from .cognito_oauth import CognitoOAuth
 from .sealing import Sealer
@@ -18,6 +19,7 @@ class AppState:
     registrar: Registrar
     sealer: Sealer
     upstream: CognitoOAuth
+    documents: MetadataDocuments
 
 
 def app_state(request: Request) -> AppState:
