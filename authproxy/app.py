@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 
 import boto3
 import httpx
+from mangum import Mangum
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -131,3 +132,9 @@ def create_app(
     )
     app.state.authproxy = state
     return app
+
+
+def create_lambda_handler(settings: Settings) -> Mangum:
+    """The façade behind Mangum. Its lifespan is off: nothing needs startup or shutdown, and the
+    HTTP client to Cognito lives as long as the execution environment."""
+    return Mangum(create_app(settings), lifespan="off")

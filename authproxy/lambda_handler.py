@@ -1,0 +1,13 @@
+"""AWS Lambda entry point for the façade: Application Load Balancer, API Gateway HTTP API and
+Function URL events.
+
+The application is built at import, so its work (settings, the Secrets Manager read, boto3
+clients) happens in the init phase, which SnapStart snapshots, and warm invocations reuse it.
+"""
+
+from __future__ import annotations
+
+from .app import create_lambda_handler
+from .settings import Settings
+
+handler = create_lambda_handler(Settings.from_env())
