@@ -1,0 +1,133 @@
+"""The official ``mcp`` SDK client against ``authproxy dev``, as a user's MCP client runs it.
+
+Its ``OAuthClientProvider`` starts from the bare ``MCP_URL``: the 401 challenge, protected-resource
+metadata, the façade's metadata, registration, authorization through the login and consent pages
+(a person following redirects, no browser), the token exchange. Then it calls tools, and stopping
+an instance makes the server ask for the write scope (403), which the client obtains by signing in
+again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import anyio.to_thread
+import boto3
+import httpx2
+from mcp.client import Client
+from mcp.client.auth import OAuthClientProvider
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.auth import (
+    AuthorizationCodeResult,
+    OAuthClientInformationFull,
+    OAuthClientMetadata,
+    OAuthToken,
+)
+
+from support.person import Person
+from support.stack import Stack
+
+# Nothing listens here: the person hands the redirect to the client instead of following it.
+REDIRECT_URI = "http://127.0.0.1:53690/callback"
+
+
+class MemoryStorage:
+    """The SDK's ``TokenStorage`` protocol, in memory."""
+
+    def __init__(self) -> None:
+        self.tokens: OAuthToken | None = None
+        self.client_info: OAuthClientInformationFull | None = None
+
+    async def get_tokens(self) -> OAuthToken | None:
+        return self.tokens
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        self.tokens = tokens
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        return self.client_info
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        self.client_info = client_info
+
+
+class SignIn:
+    """The client's redirect and callback handlers: a person signs in at each authorization URL."""
+
+    def __init__(self, person: Person) -> None:
+        self.person = person
+        self.authorization_urls: list[str] = []
+        self.callbacks: list[str] = []
+
+    async def redirect(self, authorization_url: str) -> None:
+        self.authorization_urls.append(authorization_url)
+        self.callbacks.append(
+            await anyio.to_thread.run_sync(self.person.sign_in, authorization_url)
+        )
+
+    async def callback(self) -> AuthorizationCodeResult:
+        query = {k: v[0] for k, v in parse_qs(urlsplit(self.callbacks[-1]).query).items()}
+        return AuthorizationCodeResult(
+            code=query["code"], state=query.get("state"), iss=query.get("iss")
+        )
+
+
+def launch_instance(dev: Stack) -> str:
+    """An EC2 instance in the stack's moto, which the MCP server's tools reach too."""
+    ec2 = boto3.client(
+        "ec2",
+        endpoint_url=dev["COGNITO_ENDPOINT"],
+        region_name=dev["AWS_REGION"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    reservation = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.micro")
+    return str(reservation["Instances"][0]["InstanceId"])
+
+
+def scopes_requested(authorization_url: str) -> set[str]:
+    return set(parse_qs(urlsplit(authorization_url).query)["scope"][0].split())
+
+
+async def test_discover_register_authorize_call_and_step_up(dev: Stack) -> None:
+    instance = await anyio.to_thread.run_sync(launch_instance, dev)
+    sign_in = SignIn(dev.person())
+    auth = OAuthClientProvider(
+        dev.mcp_url,
+        OAuthClientMetadata(
+            client_name="mcp sdk e2e",
+            redirect_uris=[REDIRECT_URI],  # type: ignore[list-item]
+            grant_types=["authorization_code", "refresh_token"],
+            response_types=["code"],
+        ),
+        MemoryStorage(),
+        redirect_handler=sign_in.redirect,
+        callback_handler=sign_in.callback,
+    )
+    read, write = f"{dev.mcp_url}/read", f"{dev.mcp_url}/write"
+    async with (
+        httpx2.AsyncClient(auth=auth, timeout=30) as http,
+        Client(streamable_http_client(dev.mcp_url, http_client=http)) as client,
+    ):
+        me = await client.call_tool("whoami", {})
+        listed = await client.call_tool("list_ec2_instances", {})
+        assert len(sign_in.callbacks) == 1
+        stopped = await client.call_tool(
+            "stop_ec2_instance", {"instance_id": instance, "confirm": True}
+        )
+        after = await client.call_tool("whoami", {})
+
+    identity: dict[str, Any] = me.structured_content or {}
+    assert identity["username"] == dev["DEMO_USER"]
+    assert identity["resource"] == dev.mcp_url
+    assert read in identity["scopes"]
+    assert write not in identity["scopes"]
+    assert instance in {i["instance_id"] for i in (listed.structured_content or {})["instances"]}
+
+    assert stopped.is_error is False, stopped.content
+    assert (stopped.structured_content or {})["current_state"] in ("stopping", "stopped")
+    assert len(sign_in.callbacks) == 2  # the step-up signed in once more
+    assert {read, write} <= scopes_requested(sign_in.authorization_urls[1])
+    assert write in (after.structured_content or {})["scopes"]
