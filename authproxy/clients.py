@@ -98,6 +98,49 @@ def admin_failure(exc: CognitoAdminError) -> OAuthError:
     return OAuthError("server_error", f"{exc.operation} failed ({exc.code})", status=502)
 
 
+def delete_cognito_client(admin: CognitoAdmin, client_id: str) -> bool:
+    """DeleteUserPoolClient; on failure, say so loudly and leave it for reconcile."""
+    try:
+        admin.delete_client(client_id)
+    except CognitoAdminError as exc:
+        log.error(
+            "could not delete Cognito client; reconcile will report it",
+            extra={"backing_client_id": client_id, "cognito_error": exc.code},
+        )
+        return False
+    return True
+
+
+def retire_backing(store: Store, admin: CognitoAdmin, backing: BackingClient) -> bool:
+    """Delete the Cognito client, then its row; a row stays while its client exists."""
+    if not delete_cognito_client(admin, backing.client_id):
+        return False
+    store.delete_backing(backing.client_id)
+    log.info("backing client deleted", extra={"backing_client_id": backing.client_id})
+    return True
+
+
+def revoke_registration(
+    store: Store, admin: CognitoAdmin, registration: Registration, *, delete_backing: bool
+) -> Registration:
+    """Refuse the registration at authorize, token and refresh; with ``delete_backing``, also
+    retire its backing client if no other registration uses it (its Cognito refresh tokens then
+    stop working too)."""
+    revoked = registration.revoked()
+    store.save_registration(revoked)
+    log.info("client revoked", extra={"client_id": registration.client_id})
+    if delete_backing:
+        backing = store.get_backing(registration.backing_client_id)
+        others = [
+            r
+            for r in store.registrations_for_backing(registration.backing_client_id)
+            if r.client_id != registration.client_id and r.status == "active"
+        ]
+        if backing is not None and (backing.policy == "dedicated" or not others):
+            retire_backing(store, admin, backing)
+    return revoked
+
+
 class Registrar:
     """Creates, authenticates, updates and retires registrations."""
 
@@ -185,13 +228,13 @@ class Registrar:
             self.store.create_backing(backing)
         except StoreConflict:
             # Another instance created the pooled client for this software first: use theirs.
-            self._delete_cognito_client(created.client_id)
+            delete_cognito_client(self.admin, created.client_id)
             winner = self.store.find_backing(fingerprint)
             if winner is None:
                 raise
             return winner
         except Exception:
-            self._delete_cognito_client(created.client_id)
+            delete_cognito_client(self.admin, created.client_id)
             raise
         self._secrets[backing.client_id] = created.client_secret
         log.info(
@@ -200,23 +243,9 @@ class Registrar:
         )
         return backing
 
-    def _delete_cognito_client(self, client_id: str) -> bool:
-        try:
-            self.admin.delete_client(client_id)
-        except CognitoAdminError as exc:
-            # Left for `authproxy clients reconcile` to find; say so loudly.
-            log.error(
-                "could not delete Cognito client; reconcile will report it",
-                extra={"backing_client_id": client_id, "cognito_error": exc.code},
-            )
-            return False
-        return True
-
     def _retire_backing(self, backing: BackingClient) -> None:
-        """Delete the Cognito client, then its row; a row stays while its client exists."""
         self._secrets.pop(backing.client_id, None)
-        if self._delete_cognito_client(backing.client_id):
-            self.store.delete_backing(backing.client_id)
+        retire_backing(self.store, self.admin, backing)
 
     def metadata_document_registration(self, url: str, metadata: dict[str, Any]) -> Registration:
         """The registration behind a Client ID Metadata Document URL, created on first sight and
@@ -294,16 +323,11 @@ class Registrar:
         return updated
 
     def revoke(self, registration: Registration, *, delete_backing: bool = False) -> Registration:
-        """Refuse the registration at authorize, token and refresh; optionally retire a dedicated
-        backing client (its Cognito refresh tokens then stop working too)."""
-        revoked = registration.revoked()
-        self.store.save_registration(revoked)
         if delete_backing:
-            backing = self.store.get_backing(registration.backing_client_id)
-            if backing is not None and backing.policy == "dedicated":
-                self._retire_backing(backing)
-        log.info("client revoked", extra={"client_id": registration.client_id})
-        return revoked
+            self._secrets.pop(registration.backing_client_id, None)
+        return revoke_registration(
+            self.store, self.admin, registration, delete_backing=delete_backing
+        )
 
     def delete(self, registration: Registration) -> None:
         """RFC 7592 §2.3: deprovision. A dedicated backing client goes with it."""

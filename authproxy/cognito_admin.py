@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 # Cognito ClientName: 1-128 characters of [\w\s+=,.@-], where \w is ASCII (Java regex semantics).
 _NAME_UNSAFE = re.compile(r"[^\w\s+=,.@-]+", re.ASCII)
-NAME_PREFIX = "mcp-"
+NAME_PREFIX = "authproxy-"
 MAX_NAME = 128
 THROTTLING = frozenset({"TooManyRequestsException", "ThrottlingException"})
 ROTATION_UNAVAILABLE = frozenset({"FeatureUnavailableInTierException", "InvalidParameterException"})

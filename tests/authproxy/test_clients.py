@@ -106,7 +106,7 @@ def test_backing_client_is_what_cognito_needs(pooled: Stack) -> None:
     (client_id,) = cognito_clients(pooled)
     described = idp.describe_user_pool_client(UserPoolId=pooled["USER_POOL_ID"], ClientId=client_id)
     client = described["UserPoolClient"]
-    assert client["ClientName"] == "mcp-claudeai"
+    assert client["ClientName"] == "authproxy-claudeai"
     assert client["ClientSecret"]
     assert client["AllowedOAuthFlows"] == ["code"]
     assert client["AllowedOAuthFlowsUserPoolClient"] is True
