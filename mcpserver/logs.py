@@ -47,16 +47,35 @@ class JSONFormatter(logging.Formatter):
 
 
 def configure(level: str) -> None:
-    """Send this package's and the MCP SDK's logs to stderr as JSON lines (idempotent)."""
+    """Write this package's logs, and the MCP SDK's and Mangum's warnings, to stderr as JSON.
+
+    The SDK and Mangum log every lifespan start and stop at INFO, which on Lambda is every
+    invocation; only their warnings and errors are kept, unless ``level`` is DEBUG.
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JSONFormatter())
-    for name in ("mcpserver", "mcp"):
+    library_level = level if level == "DEBUG" else "WARNING"
+    for name, logger_level in (
+        ("mcpserver", level),
+        ("mcp", library_level),
+        ("mangum", library_level),
+    ):
         logger = logging.getLogger(name)
         logger.handlers = [handler]
-        logger.setLevel(level)
+        logger.setLevel(logger_level)
         # The host (uvicorn, the Lambda runtime, a dev stack) may log the root logger its own way;
         # these records are already written once, as JSON.
         logger.propagate = False
+
+
+def _request_id(scope: Scope) -> str:
+    """Lambda's request id when Mangum serves the request, else the front door's, else a new one."""
+    lambda_context = scope.get("aws.context")
+    if getattr(lambda_context, "aws_request_id", None):
+        return str(lambda_context.aws_request_id)
+    headers = Headers(scope=scope)
+    found = next((headers[name] for name in _REQUEST_ID_HEADERS if name in headers), None)
+    return found[:128] if found else uuid.uuid4().hex
 
 
 class RequestLogMiddleware:
@@ -69,11 +88,7 @@ class RequestLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        request_id = next(
-            (headers[name] for name in _REQUEST_ID_HEADERS if name in headers), uuid.uuid4().hex
-        )
-        token = request_id_var.set(request_id[:128])
+        token = request_id_var.set(_request_id(scope))
         started = time.perf_counter()
         status = 500
 
