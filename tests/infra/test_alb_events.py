@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mcpserver.lambda_handler import build_handler
+from mcpserver.aws_lambda import build_handler
 from mcpserver.settings import Settings as McpSettings
 
 HOST = "mcp.example.com"
