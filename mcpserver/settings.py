@@ -60,10 +60,6 @@ class Settings:
         """The path of ``mcp_url`` on its origin: where the MCP endpoint is served."""
         return urlsplit(self.mcp_url).path or "/"
 
-    @property
-    def origin(self) -> str:
-        return origin_of(self.mcp_url)
-
     def scope(self, name: str) -> str:
         """The full Cognito scope string for a scope name (design D5): ``<mcp_url>/<name>``."""
         return f"{self.mcp_url}/{name}"

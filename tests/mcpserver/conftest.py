@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -87,7 +87,6 @@ class Tokens:
     key: RSAKey
     issuer: str
     resource: str
-    header: dict[str, Any] = field(default_factory=dict)
 
     def claims(self, scopes: tuple[str, ...] = ("read",), **overrides: Any) -> dict[str, Any]:
         now = int(time.time())
