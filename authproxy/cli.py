@@ -1,12 +1,20 @@
-"""The ``authproxy`` command line: ``serve`` the façade, run the local stack with ``dev``."""
+"""The ``authproxy`` command line.
+
+``serve`` the façade, run the local stack with ``dev``, manage registrations with ``clients``, and
+``check`` a deployment's discovery chain. Settings come from the environment, as for the Lambda.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
+from .cognito_admin import CognitoAdminError
 from .settings import SettingsError
+from .store import StoreUnavailable
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -15,9 +23,12 @@ def _serve(args: argparse.Namespace) -> int:
     from .app import create_app
     from .settings import Settings
 
-    settings = Settings.from_env()
     uvicorn.run(
-        create_app(settings), host=args.host, port=args.port, log_config=None, access_log=False
+        create_app(Settings.from_env()),
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        access_log=False,
     )
     return 0
 
@@ -45,6 +56,99 @@ def _dev(args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
+    widths = {c: max([len(c), *(len(str(r[c])) for r in rows)]) for c in columns}
+    lines = ["  ".join(c.upper().ljust(widths[c]) for c in columns)]
+    lines += ["  ".join(str(r[c]).ljust(widths[c]) for c in columns) for r in rows]
+    return "\n".join(lines)
+
+
+def _progress(done: int, total: int) -> None:
+    print(f"\r  {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+
+def _clients(args: argparse.Namespace) -> int:
+    from . import manage
+    from .cognito_admin import CognitoAdmin
+    from .settings import OperatorSettings
+    from .store import open_store
+
+    settings = OperatorSettings.from_env()
+    store = open_store(settings.store_url, region=settings.region)
+    admin = CognitoAdmin(settings.user_pool_id, settings.region, settings.cognito_endpoint)
+    if args.action == "list":
+        rows = manage.list_clients(store)
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        else:
+            columns = (
+                "client_id",
+                "client_name",
+                "kind",
+                "auth_method",
+                "status",
+                "backing_client_id",
+                "policy",
+                "created",
+                "last_used",
+            )
+            print(_table(rows, columns) if rows else "no registrations")
+        return 0
+    if args.action == "show":
+        shown = manage.show_client(store, admin, args.client_id)
+        if shown is None:
+            print(f"authproxy: no registration {args.client_id!r}", file=sys.stderr)
+            return 1
+        print(json.dumps(shown, indent=2))
+        return 0
+    if args.action == "revoke":
+        revoked = manage.revoke_client(store, admin, args.client_id, delete_backing=args.backing)
+        if revoked is None:
+            print(f"authproxy: no registration {args.client_id!r}", file=sys.stderr)
+            return 1
+        print(
+            f"revoked {revoked.client_id}"
+            + (" and retired its backing client" if args.backing else "")
+        )
+        return 0
+    if args.action == "prune":
+        plan = manage.plan_prune(
+            store, never_used_days=args.never_used_days, idle_days=args.idle_days
+        )
+        print(
+            f"{len(plan.registrations)} registrations and {len(plan.backing)} backing clients "
+            + ("to delete" if args.yes else "would be deleted (dry run; --yes to delete)")
+        )
+        for registration in plan.registrations:
+            print(f"  {registration.client_id}  {registration.client_name}")
+        if not args.yes:
+            return 0
+        failures = manage.apply_prune(store, admin, plan, _progress)
+        print("done" if not failures else f"{failures} backing clients could not be deleted")
+        return 1 if failures else 0
+    if args.action == "reconcile":
+        drift = manage.find_drift(store, admin, _progress, settling=args.min_age)
+        print(json.dumps(drift.as_dict(), indent=2))
+        if drift.clean:
+            print("store and Cognito agree")
+            return 0
+        if not args.fix:
+            print("drift found (dry run; --fix to repair)")
+            return 1
+        failures = manage.fix_drift(store, admin, drift)
+        print("repaired" if not failures else f"{failures} Cognito clients could not be deleted")
+        return 1 if failures else 0
+    raise AssertionError(args.action)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .check import render, run_check
+
+    report = run_check(args.url, register=args.register, token=args.token, timeout=args.timeout)
+    print(render(report))
+    return 0 if report.ok else 1
 
 
 def parser() -> argparse.ArgumentParser:
@@ -76,6 +180,53 @@ def parser() -> argparse.ArgumentParser:
     dev.add_argument("--trusted-redirect-hosts", default="", metavar="HOSTS")
     dev.add_argument("--store", metavar="PATH", help="SQLite file (default: a new temporary one)")
     dev.set_defaults(func=_dev)
+
+    clients = commands.add_parser(
+        "clients",
+        help="registrations and their backing Cognito clients (USER_POOL_ID, AUTHPROXY_STORE)",
+    )
+    actions = clients.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="every registration")
+    listing.add_argument("--json", action="store_true")
+    show = actions.add_parser("show", help="one registration in full")
+    show.add_argument("client_id")
+    revoke = actions.add_parser("revoke", help="refuse a registration from now on")
+    revoke.add_argument("client_id")
+    revoke.add_argument(
+        "--backing", action="store_true", help="also delete its backing Cognito client if unshared"
+    )
+    prune = actions.add_parser("prune", help="delete unused registrations (dry run unless --yes)")
+    prune.add_argument(
+        "--never-used-days",
+        type=float,
+        default=7,
+        metavar="DAYS",
+        help="grace period for registrations never used (default 7)",
+    )
+    prune.add_argument(
+        "--idle-days",
+        type=float,
+        metavar="DAYS",
+        help="also delete registrations unused for this long",
+    )
+    prune.add_argument("--yes", action="store_true")
+    reconcile = actions.add_parser("reconcile", help="compare the store with Cognito")
+    reconcile.add_argument("--fix", action="store_true")
+    reconcile.add_argument(
+        "--min-age",
+        type=float,
+        default=600,
+        metavar="SECONDS",
+        help="ignore Cognito clients younger than this (default 600)",
+    )
+    clients.set_defaults(func=_clients)
+
+    check = commands.add_parser("check", help="walk a deployment's discovery chain")
+    check.add_argument("url", help="the MCP URL users paste")
+    check.add_argument("--register", action="store_true", help="also a throw-away registration")
+    check.add_argument("--token", help="also an authenticated tools/list with this access token")
+    check.add_argument("--timeout", type=float, default=10.0)
+    check.set_defaults(func=_check)
     return root
 
 
@@ -86,6 +237,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"authproxy: configuration error: {exc}", file=sys.stderr)
         return 2
+    except CognitoAdminError as exc:
+        print(
+            f"authproxy: Cognito {exc.operation} failed ({exc.code}): {exc.message}\n"
+            f"  check: AWS credentials and region, USER_POOL_ID, and that the caller may "
+            f"cognito-idp:{exc.operation} on the pool",
+            file=sys.stderr,
+        )
+        return 1
+    except StoreUnavailable as exc:
+        print(
+            f"authproxy: the registration store failed: {exc}\n"
+            "  check: AUTHPROXY_STORE, and for DynamoDB the table name, region and permissions",
+            file=sys.stderr,
+        )
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -160,6 +160,34 @@ class Settings:
         )
 
 
+@dataclass(frozen=True)
+class OperatorSettings:
+    """What ``authproxy clients`` needs: the pool and the store, read from the same variables as
+    :class:`Settings` so a shell set up for one works for the other."""
+
+    user_pool_id: str
+    region: str
+    store_url: str
+    cognito_endpoint: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> OperatorSettings:
+        env = os.environ if environ is None else environ
+        pool_id = _required(env, "USER_POOL_ID")
+        match = _POOL_ID.match(pool_id)
+        if not match:
+            raise SettingsError("USER_POOL_ID", f"{pool_id!r} is not a Cognito user pool id")
+        store_url = _required(env, "AUTHPROXY_STORE")
+        if not store_url.startswith(("sqlite:///", "dynamodb://")):
+            raise SettingsError("AUTHPROXY_STORE", "must be sqlite:///<path> or dynamodb://<table>")
+        return cls(
+            user_pool_id=pool_id,
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or match["region"],
+            store_url=store_url,
+            cognito_endpoint=_url(env, "COGNITO_ENDPOINT") or None,
+        )
+
+
 def _required(env: Mapping[str, str], name: str) -> str:
     value = env.get(name, "").strip()
     if not value:

@@ -192,6 +192,9 @@ def run(options: DevOptions, out: TextIO = sys.stdout) -> None:
     """Start everything, print the block, serve until Ctrl-C or SIGTERM, stop cleanly."""
     port = options.port or free_port(options.host)
     sock = socket.create_server((options.host, port))
+    # Accepted connections inherit this; without it, keep-alive requests wait 40 ms each on
+    # Nagle's algorithm meeting delayed ACKs (uvicorn does not set it on sockets it is handed).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     with CognitoStandIn(
         host=options.host,
         resource_binding=options.resource_binding,

@@ -1,0 +1,210 @@
+"""``authproxy clients``: the operator's view of registrations and their backing Cognito clients.
+
+Plain functions over the store and the Cognito admin adapter, so the same code runs against AWS
+(standard credentials and region) and against ``authproxy dev``. Each returns data; the command
+line prints it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .clients import delete_cognito_client, retire_backing, revoke_registration
+from .cognito_admin import NAME_PREFIX, CognitoAdmin, CognitoAdminError
+from .store import BackingClient, Registration, Store
+
+DAY = 24 * 3600
+SETTLING = 600
+Progress = Callable[[int, int], None]
+
+
+def _no_progress(done: int, total: int) -> None:
+    return None
+
+
+def iso(timestamp: int | None) -> str:
+    if timestamp is None:
+        return "never"
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def summary(registration: Registration, backing: BackingClient | None) -> dict[str, Any]:
+    return {
+        "client_id": registration.client_id,
+        "client_name": registration.client_name,
+        "kind": registration.kind,
+        "auth_method": registration.auth_method,
+        "status": registration.status,
+        "backing_client_id": registration.backing_client_id,
+        "policy": backing.policy if backing else "missing",
+        "created": iso(registration.created_at),
+        "last_used": iso(registration.last_used_at),
+    }
+
+
+def list_clients(store: Store) -> list[dict[str, Any]]:
+    backing = {b.client_id: b for b in store.list_backing()}
+    return [summary(r, backing.get(r.backing_client_id)) for r in store.list_registrations()]
+
+
+def show_client(store: Store, admin: CognitoAdmin, client_id: str) -> dict[str, Any] | None:
+    registration = store.get_registration(client_id)
+    if registration is None:
+        return None
+    backing = store.get_backing(registration.backing_client_id)
+    try:
+        described = admin.describe_client(registration.backing_client_id)
+        cognito: dict[str, Any] = {
+            k: described.get(k)
+            for k in ("ClientName", "AllowedOAuthScopes", "CallbackURLs", "RefreshTokenRotation")
+        }
+    except CognitoAdminError as exc:
+        if not exc.not_found:
+            raise
+        cognito = {"error": "the backing client does not exist in Cognito"}
+    shared = len(store.registrations_for_backing(registration.backing_client_id))
+    return {
+        **summary(registration, backing),
+        "redirect_uris": registration.redirect_uris,
+        "metadata": registration.metadata,
+        "backing_client": {"shared_by": shared, **cognito},
+    }
+
+
+def revoke_client(
+    store: Store, admin: CognitoAdmin, client_id: str, *, delete_backing: bool
+) -> Registration | None:
+    registration = store.get_registration(client_id)
+    if registration is None:
+        return None
+    return revoke_registration(store, admin, registration, delete_backing=delete_backing)
+
+
+@dataclass
+class PrunePlan:
+    """Registrations to delete, and backing clients left with nothing to serve."""
+
+    registrations: list[Registration] = field(default_factory=list)
+    backing: list[BackingClient] = field(default_factory=list)
+
+
+def plan_prune(
+    store: Store, *, never_used_days: float, idle_days: float | None, now: float | None = None
+) -> PrunePlan:
+    """Never used after the grace period, or (with ``idle_days``) unused for that long; revoked
+    registrations go too. Claude registers on every fresh connection, so most are never used."""
+    now = time.time() if now is None else now
+    plan = PrunePlan()
+    for registration in store.list_registrations():
+        never_used = (
+            registration.last_used_at is None
+            and now - registration.created_at >= never_used_days * DAY
+        )
+        idle = (
+            idle_days is not None
+            and registration.last_used_at is not None
+            and now - registration.last_used_at >= idle_days * DAY
+        )
+        if never_used or idle or registration.status == "revoked":
+            plan.registrations.append(registration)
+    going = {r.client_id for r in plan.registrations}
+    for backing in store.list_backing():
+        users = store.registrations_for_backing(backing.client_id)
+        if all(r.client_id in going for r in users):
+            plan.backing.append(backing)
+    return plan
+
+
+def apply_prune(
+    store: Store, admin: CognitoAdmin, plan: PrunePlan, progress: Progress = _no_progress
+) -> int:
+    """Delete what the plan names: rows first, then their backing clients. Returns failures."""
+    total = len(plan.registrations) + len(plan.backing)
+    failures = 0
+    for done, registration in enumerate(plan.registrations, 1):
+        store.delete_registration(registration.client_id)
+        progress(done, total)
+    for done, backing in enumerate(plan.backing, len(plan.registrations) + 1):
+        failures += not retire_backing(store, admin, backing)
+        progress(done, total)
+    return failures
+
+
+@dataclass
+class Drift:
+    """Where the store and Cognito disagree."""
+
+    #: Cognito clients named like ours that no store row knows.
+    orphaned_in_cognito: list[dict[str, Any]] = field(default_factory=list)
+    #: Backing rows whose Cognito client is gone.
+    missing_in_cognito: list[BackingClient] = field(default_factory=list)
+    #: Registrations whose backing row is gone.
+    dangling_registrations: list[Registration] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not (
+            self.orphaned_in_cognito or self.missing_in_cognito or self.dangling_registrations
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "orphaned_in_cognito": [
+                {"client_id": c["ClientId"], "client_name": c["ClientName"]}
+                for c in self.orphaned_in_cognito
+            ],
+            "missing_in_cognito": [b.client_id for b in self.missing_in_cognito],
+            "dangling_registrations": [r.client_id for r in self.dangling_registrations],
+        }
+
+
+def find_drift(
+    store: Store,
+    admin: CognitoAdmin,
+    progress: Progress = _no_progress,
+    settling: float = SETTLING,
+) -> Drift:
+    """Compare the store with the pool's app clients, both ways.
+
+    A Cognito client younger than ``settling`` seconds is never an orphan: the façade creates the
+    Cognito client before its row, so a registration in flight would otherwise look like one.
+    """
+    now = time.time()
+    drift = Drift()
+    cognito = {c["ClientId"]: c for c in admin.list_clients()}
+    backing = {b.client_id: b for b in store.list_backing()}
+    for client_id, client in cognito.items():
+        if client_id in backing or not client.get("ClientName", "").startswith(NAME_PREFIX):
+            continue
+        created = admin.describe_client(client_id).get("CreationDate")
+        age = now - created.timestamp() if created is not None else None
+        if settling <= 0 or (age is not None and age >= settling):
+            drift.orphaned_in_cognito.append(client)
+    drift.missing_in_cognito = [b for cid, b in backing.items() if cid not in cognito]
+    registrations = store.list_registrations()
+    for done, registration in enumerate(registrations, 1):
+        if registration.backing_client_id not in backing and registration.status == "active":
+            drift.dangling_registrations.append(registration)
+        progress(done, len(registrations))
+    return drift
+
+
+def fix_drift(store: Store, admin: CognitoAdmin, drift: Drift) -> int:
+    """Delete orphaned Cognito clients; drop rows for clients Cognito no longer has and revoke
+    the registrations that depended on them (they cannot work). Returns failures."""
+    failures = 0
+    for client in drift.orphaned_in_cognito:
+        failures += not delete_cognito_client(admin, client["ClientId"])
+    gone = {b.client_id for b in drift.missing_in_cognito}
+    for backing in drift.missing_in_cognito:
+        store.delete_backing(backing.client_id)
+    for registration in store.list_registrations():
+        if registration.status == "active" and (
+            registration.backing_client_id in gone or registration in drift.dangling_registrations
+        ):
+            store.save_registration(registration.revoked())
+    return failures

@@ -1,0 +1,259 @@
+"""The `authproxy` command line against `authproxy dev`, run as an operator would: the block the
+stack printed exported into the shell, then `authproxy clients …` and `authproxy check …`."""
+
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import httpx
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from devstack.stack import free_port
+from support.oauth import obtain_code, token_request
+from support.stack import Stack, dev_stack
+
+AUTHPROXY = str(Path(sys.executable).with_name("authproxy"))
+CLAUDE = {
+    "client_name": "claudeai",
+    "redirect_uris": ["https://claude.ai/api/mcp/auth_callback"],
+    "token_endpoint_auth_method": "none",
+    "scope": "claudeai",
+}
+
+
+def run(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [AUTHPROXY, *args], env=stack.shell_env(), capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    """A stack of its own: these tests count, revoke and prune registrations."""
+    with dev_stack("--client-policy", "dedicated") as running:
+        yield running
+
+
+def cognito(stack: Stack):
+    return boto3.client(
+        "cognito-idp",
+        endpoint_url=stack["COGNITO_ENDPOINT"],
+        region_name=stack["AWS_REGION"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def test_list_shows_registrations_with_their_backing_clients(stack: Stack) -> None:
+    used = stack.register(**{**CLAUDE, "redirect_uris": ["http://localhost:8200/cb"]})
+    unused = stack.register(**CLAUDE)
+    code, verifier, _ = obtain_code(stack, used)
+    token_request(
+        stack.issuer,
+        used,
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "code_verifier": verifier,
+            "redirect_uri": "http://localhost:8200/cb",
+        },
+    ).raise_for_status()
+
+    listed = run(stack, "clients", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = {row["client_id"]: row for row in json.loads(listed.stdout)}
+    assert rows[used["client_id"]]["last_used"] != "never"
+    assert rows[unused["client_id"]]["last_used"] == "never"
+    clients = cognito(stack).list_user_pool_clients(UserPoolId=stack["USER_POOL_ID"], MaxResults=60)
+    in_cognito = {c["ClientId"] for c in clients["UserPoolClients"]}
+    for row in (rows[used["client_id"]], rows[unused["client_id"]]):
+        assert row["backing_client_id"] in in_cognito
+        assert row["policy"] == "dedicated"
+
+    table = run(stack, "clients", "list")
+    assert "CLIENT_ID" in table.stdout
+    assert used["client_id"] in table.stdout
+
+    shown = run(stack, "clients", "show", used["client_id"])
+    assert shown.returncode == 0
+    detail = json.loads(shown.stdout)
+    assert detail["redirect_uris"] == ["http://localhost:8200/cb"]
+    assert detail["backing_client"]["ClientName"] == "authproxy-claudeai"
+    assert run(stack, "clients", "show", "nobody").returncode == 1
+
+
+def test_revoke_refuses_the_client_and_can_retire_its_backing_client(stack: Stack) -> None:
+    client = stack.register(**CLAUDE)
+    backing = json.loads(run(stack, "clients", "show", client["client_id"]).stdout)[
+        "backing_client_id"
+    ]
+    revoked = run(stack, "clients", "revoke", client["client_id"], "--backing")
+    assert revoked.returncode == 0, revoked.stderr
+    shown = json.loads(run(stack, "clients", "show", client["client_id"]).stdout)
+    assert shown["status"] == "revoked"
+    assert "does not exist" in shown["backing_client"]["error"]
+    clients = cognito(stack).list_user_pool_clients(UserPoolId=stack["USER_POOL_ID"], MaxResults=60)
+    assert backing not in {c["ClientId"] for c in clients["UserPoolClients"]}
+
+
+def test_prune_is_a_dry_run_unless_told(stack: Stack) -> None:
+    stack.register(**CLAUDE)
+    dry = run(stack, "clients", "prune", "--never-used-days", "0")
+    assert dry.returncode == 0
+    assert "dry run" in dry.stdout
+    before = json.loads(run(stack, "clients", "list", "--json").stdout)
+    pruned = run(stack, "clients", "prune", "--never-used-days", "0", "--yes")
+    assert pruned.returncode == 0, pruned.stdout + pruned.stderr
+    after = json.loads(run(stack, "clients", "list", "--json").stdout)
+    assert all(row["last_used"] != "never" for row in after)
+    assert len(after) < len(before)
+    assert run(stack, "clients", "reconcile", "--min-age", "0").returncode == 0
+
+
+def test_reconcile_reports_and_fixes_drift_both_ways(stack: Stack) -> None:
+    idp = cognito(stack)
+    orphan = idp.create_user_pool_client(
+        UserPoolId=stack["USER_POOL_ID"], ClientName="authproxy-orphan", GenerateSecret=True
+    )["UserPoolClient"]["ClientId"]
+    theirs = idp.create_user_pool_client(UserPoolId=stack["USER_POOL_ID"], ClientName="not-ours")
+    doomed = stack.register(**CLAUDE)
+    backing = json.loads(run(stack, "clients", "show", doomed["client_id"]).stdout)[
+        "backing_client_id"
+    ]
+    idp.delete_user_pool_client(UserPoolId=stack["USER_POOL_ID"], ClientId=backing)
+
+    young = run(stack, "clients", "reconcile")  # a fresh client may be a registration in flight
+    assert orphan not in young.stdout
+
+    report = run(stack, "clients", "reconcile", "--min-age", "0")
+    assert report.returncode == 1
+    drift = json.loads(report.stdout[: report.stdout.rindex("}") + 1])
+    assert [c["client_id"] for c in drift["orphaned_in_cognito"]] == [orphan]
+    assert drift["missing_in_cognito"] == [backing]
+
+    fixed = run(stack, "clients", "reconcile", "--min-age", "0", "--fix")
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert run(stack, "clients", "reconcile", "--min-age", "0").returncode == 0
+    remaining = {
+        c["ClientId"]
+        for c in idp.list_user_pool_clients(UserPoolId=stack["USER_POOL_ID"], MaxResults=60)[
+            "UserPoolClients"
+        ]
+    }
+    assert orphan not in remaining
+    assert theirs["UserPoolClient"]["ClientId"] in remaining  # never touches other clients
+    shown = json.loads(run(stack, "clients", "show", doomed["client_id"]).stdout)
+    assert shown["status"] == "revoked"
+
+
+def test_clients_names_what_is_misconfigured(stack: Stack) -> None:
+    env = {**stack.shell_env(), "USER_POOL_ID": ""}
+    result = subprocess.run(
+        [AUTHPROXY, "clients", "list"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "USER_POOL_ID" in result.stderr
+    env = {**stack.shell_env(), "USER_POOL_ID": "us-east-1_doesNotExist"}
+    result = subprocess.run(
+        [AUTHPROXY, "clients", "reconcile"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    assert "ListUserPoolClients" in result.stderr
+
+
+# authproxy check
+
+
+def test_check_is_green_against_the_local_stack(dev: Stack) -> None:
+    result = run(dev, "check", dev.mcp_url, "--register")
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.count("✓") == 4
+    assert "all steps passed" in result.stdout
+
+
+def test_check_with_a_token_lists_the_tools(dev: Stack) -> None:
+    client = dev.register(**{**CLAUDE, "redirect_uris": ["http://localhost:8201/cb"]})
+    code, verifier, _ = obtain_code(dev, client)
+    token = token_request(
+        dev.issuer,
+        client,
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "code_verifier": verifier,
+            "redirect_uri": "http://localhost:8201/cb",
+        },
+    ).json()["access_token"]
+    result = run(dev, "check", dev.mcp_url, "--token", token)
+    assert result.returncode == 0, result.stdout
+    assert "whoami" in result.stdout
+
+
+def serve(app: Starlette) -> Iterator[str]:
+    port = free_port("127.0.0.1")
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_config=None, access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        thread.join(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(5)
+
+
+@pytest.fixture
+def broken(dev: Stack) -> Iterator[dict]:
+    """An MCP origin with one broken piece, chosen per test."""
+    breakage: dict = {}
+
+    async def mcp(request: Request) -> Response:
+        headers = {"WWW-Authenticate": f'Bearer resource_metadata="{origin}/prm"'}
+        if breakage.get("renamed_header"):  # what some API Gateway setups do
+            headers = {"x-amzn-Remapped-WWW-Authenticate": headers["WWW-Authenticate"]}
+        return JSONResponse({"error": "invalid_token"}, status_code=401, headers=headers)
+
+    async def prm(request: Request) -> Response:
+        # Straight at Cognito's issuer, whose discovery lacks S256: what the façade fixes.
+        return JSONResponse(
+            {"resource": f"{origin}/mcp", "authorization_servers": [dev["COGNITO_ISSUER"]]}
+        )
+
+    app = Starlette(routes=[Route("/mcp", mcp, methods=["POST"]), Route("/prm", prm)])
+    for origin in serve(app):
+        breakage["url"] = f"{origin}/mcp"
+        yield breakage
+
+
+def test_check_names_a_renamed_challenge_header(dev: Stack, broken: dict) -> None:
+    broken["renamed_header"] = True
+    result = run(dev, "check", broken["url"])
+    assert result.returncode == 1
+    assert "✗ 401 challenge" in result.stdout
+    assert "renamed" in result.stdout
+
+
+def test_check_names_an_authorization_server_without_s256(dev: Stack, broken: dict) -> None:
+    result = run(dev, "check", broken["url"])
+    assert result.returncode == 1
+    assert "✓ 401 challenge" in result.stdout
+    assert "✓ protected-resource metadata" in result.stdout
+    assert "✗ authorization-server metadata" in result.stdout
+    assert "S256" in result.stdout
+    assert "FAILED at: authorization-server metadata" in result.stdout
+
+
+def test_check_names_an_unreachable_server(dev: Stack) -> None:
+    port = free_port("127.0.0.1")
+    result = run(dev, "check", f"http://127.0.0.1:{port}/mcp")
+    assert result.returncode == 1
+    assert "✗ 401 challenge" in result.stdout
+    assert httpx.ConnectError.__name__ in result.stdout
