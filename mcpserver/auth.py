@@ -158,12 +158,17 @@ class CognitoTokenVerifier(TokenVerifier):
             sub={"essential": True},
             client_id={"essential": True},
             # An ID token (token_use=id) is for the client, never for a resource server.
-            token_use={"essential": True, "value": "access"},
+            token_use={"essential": True},
         )
         try:
             registry.validate(dict(claims))
         except JoseError as exc:
             raise InvalidToken(f"claims invalid ({exc})") from None
+        # The registry accepts a list that contains the expected value; Cognito writes strings.
+        if claims["token_use"] != "access":
+            raise InvalidToken("claims invalid (token_use is not 'access')")
+        if not isinstance(claims["client_id"], str) or not isinstance(claims.get("scope", ""), str):
+            raise InvalidToken("claims invalid (client_id and scope must be strings)")
         if (
             self.allowed_client_ids is not None
             and claims["client_id"] not in self.allowed_client_ids

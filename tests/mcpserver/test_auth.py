@@ -142,6 +142,17 @@ async def test_an_id_token(verifier: CognitoTokenVerifier, tokens: Any) -> None:
     assert "token_use" in await refusal(verifier, tokens.access(token_use="id"))
 
 
+async def test_claims_of_the_wrong_type(verifier: CognitoTokenVerifier, tokens: Any) -> None:
+    for claim, value in [
+        ("token_use", ["access"]),
+        ("client_id", 42),
+        ("scope", [f"{tokens.resource}/read"]),
+        ("sub", 7),
+        ("exp", "soon"),
+    ]:
+        assert "claims invalid" in await refusal(verifier, tokens.access(**{claim: value}))
+
+
 async def test_a_token_for_another_resource(verifier: CognitoTokenVerifier, tokens: Any) -> None:
     other = "https://other.example.com/mcp/read https://other.example.com/mcp/write"
     assert "not issued for" in await refusal(verifier, tokens.access(scope=other))
