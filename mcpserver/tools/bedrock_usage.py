@@ -74,7 +74,7 @@ def _token_count(section: Any, key: str) -> int:
 
 
 def summarize(messages: Iterable[str]) -> UsageSummary:
-    """Add up model-invocation log records: totals, by day, by model, by caller; and the skipped."""
+    """Add up model-invocation log records (totals, by day, model and caller); count the rest."""
     totals = Usage()
     daily: defaultdict[str, Usage] = defaultdict(Usage)
     models: defaultdict[str, Usage] = defaultdict(Usage)
