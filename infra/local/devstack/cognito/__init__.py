@@ -68,7 +68,8 @@ Known differences from Cognito:
   triggers and ``GetTokensFromRefreshToken`` are not emulated.
 - A pool without a domain gets a discovery document without endpoint URLs.
 - moto's state is process-wide: several stand-ins in one process see the same pools and clients
-  (each keeps its own codes, tokens, sessions, faults and options).
+  (each keeps its own codes, tokens, sessions, faults and options), and leaving a ``mock_aws()``
+  block anywhere in the process resets it, pools included.
 """
 
 from devstack.cognito.standin import CognitoStandIn, SeededPool
