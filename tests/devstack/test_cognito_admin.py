@@ -306,3 +306,29 @@ def test_client_quota_is_limit_exceeded(small_quota, make_flow):
         UserPoolId=quota_flow.pool.pool_id, ClientId=first["UserPoolClients"][0]["ClientId"]
     )
     assert quota_flow.client()["ClientId"]
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (b"[1, 2]", "SerializationException"),
+        (json.dumps({"UserPoolId": 7, "ClientName": "x"}).encode(), "ResourceNotFoundException"),
+        (
+            b'{"UserPoolId": "POOL", "ClientName": "x", "CallbackURLs": "x"}',
+            "InvalidParameterException",
+        ),
+        (b'{"UserPoolId": "POOL", "ClientName": 5}', "InvalidParameterException"),
+    ],
+    ids=["array", "pool-id-number", "urls-string", "name-number"],
+)
+def test_malformed_raw_requests_get_aws_errors_not_500(standin, pool, body, error):
+    response = httpx.post(
+        standin.endpoint,
+        content=body.replace(b"POOL", pool.pool_id.encode()),
+        headers={
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": "AWSCognitoIdentityProviderService.CreateUserPoolClient",
+        },
+    )
+    assert response.status_code == 400
+    assert response.json()["__type"] == error

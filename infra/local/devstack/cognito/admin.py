@@ -25,6 +25,7 @@ from devstack.cognito import userpools
 from devstack.cognito.state import StandInState
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+_ActionHandler = Callable[[dict[str, Any], Callable[..., Any], dict[str, Any]], Iterable[bytes]]
 
 _TARGET_PREFIX = "AWSCognitoIdentityProviderService."
 _AMZ_JSON = "application/x-amz-json-1.1"
@@ -218,6 +219,17 @@ def check_client_settings(
     _check_validities(params)
 
 
+def _parameters(body: bytes) -> dict[str, Any]:
+    """The JSON 1.1 request body as an object."""
+    try:
+        params = json.loads(body or b"{}")
+    except ValueError:
+        raise AdminError("SerializationException", "The request body is not valid JSON.") from None
+    if not isinstance(params, dict):
+        raise AdminError("SerializationException", "The request body must be a JSON object.")
+    return params
+
+
 def _new_secret() -> str:
     return "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(_SECRET_LENGTH))
 
@@ -228,6 +240,11 @@ class AdminApi:
     def __init__(self, moto_app: WSGIApp, state: StandInState) -> None:
         self.moto_app = moto_app
         self.state = state
+        self._checks: dict[str, _ActionHandler] = {
+            "CreateUserPoolClient": self._create_client,
+            "UpdateUserPoolClient": self._update_client,
+            "CreateUserPoolDomain": self._create_domain,
+        }
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -236,21 +253,19 @@ class AdminApi:
         if not target.startswith(_TARGET_PREFIX):
             return self.moto_app(environ, start_response)
         action = target[len(_TARGET_PREFIX) :]
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        environ["wsgi.input"] = io.BytesIO(body)
         try:
+            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            environ["wsgi.input"] = io.BytesIO(body)
             self._apply_fault(action)
-            if action == "CreateUserPoolClient":
-                return self._create_client(environ, start_response, json.loads(body or b"{}"))
-            if action == "UpdateUserPoolClient":
-                self._prepare_update(json.loads(body or b"{}"))
-            if action == "CreateUserPoolDomain":
-                self._check_domain(json.loads(body or b"{}"))
+            handler = self._checks.get(action)
+            if handler is not None:
+                return handler(environ, start_response, _parameters(body))
         except AdminError as error:
             return self._error(error, start_response)
-        except ValueError:
-            error = AdminError("SerializationException", "The request body is not valid JSON.")
+        except (TypeError, AttributeError, ValueError):
+            # A raw request with a bad Content-Length or parameters of the wrong JSON types
+            # (boto3 never sends one).
+            error = AdminError("InvalidParameterException", "The request is malformed.")
             return self._error(error, start_response)
         return self.moto_app(environ, start_response)
 
@@ -307,20 +322,25 @@ class AdminApi:
         start_response(status, headers)
         return [body]
 
-    def _prepare_update(self, params: dict[str, Any]) -> None:
+    def _update_client(
+        self, environ: dict[str, Any], start_response: Callable[..., Any], params: dict[str, Any]
+    ) -> Iterable[bytes]:
         pool = self._pool(params)
         client = userpools.existing_client(pool.pool_id, str(params.get("ClientId")))
-        if client is None:
-            return  # moto answers ResourceNotFoundException
-        check_client_settings(params, pool, client.confidential)
-        userpools.reset_client_settings(pool.pool_id, client.client_id)
+        # An unknown client is left to moto, which answers ResourceNotFoundException.
+        if client is not None:
+            check_client_settings(params, pool, client.confidential)
+            userpools.reset_client_settings(pool.pool_id, client.client_id)
+        return self.moto_app(environ, start_response)
 
-    @staticmethod
-    def _check_domain(params: Mapping[str, Any]) -> None:
+    def _create_domain(
+        self, environ: dict[str, Any], start_response: Callable[..., Any], params: dict[str, Any]
+    ) -> Iterable[bytes]:
         if userpools.domain_taken(str(params.get("Domain"))):
             raise AdminError(
                 "InvalidParameterException", "Domain already associated with another user pool."
             )
+        return self.moto_app(environ, start_response)
 
     @staticmethod
     def _error(error: AdminError, start_response: Callable[..., Any]) -> Iterable[bytes]:
