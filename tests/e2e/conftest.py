@@ -1,0 +1,72 @@
+"""Fixtures the client tests share: a stack with short-lived access tokens, a token for the demo
+user obtained the ordinary way (register, sign in, exchange), and the record of which client
+versions the run exercised, printed at the end of every run."""
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from support.oauth import obtain_code, token_request
+from support.stack import Stack, dev_stack
+
+# Seconds an access token lives on the `short_lived` stack: clients must refresh within a test.
+SHORT_TTL = 5
+
+
+@pytest.fixture(scope="session")
+def short_lived() -> Iterator[Stack]:
+    """`authproxy dev --token-ttl 5`."""
+    with dev_stack("--token-ttl", str(SHORT_TTL)) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def access_token(dev: Stack) -> str:
+    """An access token for the demo user with the MCP server's read scope."""
+    redirect_uri = "http://127.0.0.1:53693/callback"
+    client = dev.register(
+        client_name="e2e bearer",
+        redirect_uris=[redirect_uri],
+        token_endpoint_auth_method="none",
+        grant_types=["authorization_code"],
+    )
+    code, verifier, _ = obtain_code(dev, client, scope=f"{dev.mcp_url}/read", resource=dev.mcp_url)
+    response = token_request(
+        dev.issuer,
+        client,
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "code_verifier": verifier,
+            "redirect_uri": redirect_uri,
+            "resource": dev.mcp_url,
+        },
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+@pytest.fixture
+def client_used(record_property: Callable[[str, object], None]) -> Callable[[str, str], None]:
+    """Record ``name version`` of the client a test drives, for the summary below."""
+
+    def used(name: str, version: str) -> None:
+        record_property("client", f"{name} {version}")
+
+    return used
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """List every client version the e2e tests ran, and where their artifacts are."""
+    properties = {
+        (name, str(value))
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        for name, value in getattr(report, "user_properties", ())
+    }
+    for name, title in (("client", "MCP clients exercised"), ("artifact", "e2e artifacts")):
+        found = sorted(value for kind, value in properties if kind == name)
+        if found:
+            terminalreporter.write_sep("-", title)
+            for value in found:
+                terminalreporter.write_line(value)

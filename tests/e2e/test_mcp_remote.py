@@ -1,0 +1,135 @@
+"""mcp-remote, the stdio-to-HTTP bridge Claude Desktop and other stdio-only hosts run, against
+``authproxy dev``.
+
+The host side is the official ``mcp`` SDK speaking the handshake-era protocol over mcp-remote's
+stdin and stdout, as Claude Desktop does. mcp-remote does the rest on its own: the 401, discovery,
+registration, and the browser step, which ``support.browser_step`` performs headlessly through the
+consent and login pages to mcp-remote's loopback callback. Its tokens live in a temporary
+``MCP_REMOTE_CONFIG_DIR`` under a temporary ``HOME``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp.client import Client
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp_types import Implementation
+
+from devstack.stack import free_port
+from support.browser_step import browser_environment, visits
+from support.node_tools import node, package_bin, package_version
+from support.stack import Stack
+
+VERSION = "0.15.1"
+# Outer bound for one run: mcp-remote waits for a callback that an error may never send.
+RUN_TIMEOUT = 90
+
+
+@pytest.fixture
+def mcp_remote(client_used: Callable[[str, str], None]) -> Path:
+    """mcp-remote's executable script, at the pinned version."""
+    version = package_version("mcp-remote")
+    assert version == VERSION
+    client_used("mcp-remote", version)
+    return package_bin("mcp-remote", "mcp-remote")
+
+
+@dataclass
+class Setup:
+    """What stays the same between runs of one user's mcp-remote: its files, and its callback port
+    (pinned: the port mcp-remote derives from the URL may be taken on a busy machine, and a cached
+    registration for another port is dropped, which would turn a reuse into a new sign-in)."""
+
+    env: dict[str, str]
+    port: int
+
+
+def setup(stack: Stack, directory: Path) -> Setup:
+    home = directory / "home"
+    home.mkdir()
+    env = {
+        **browser_environment(stack, directory),
+        "HOME": str(home),
+        "MCP_REMOTE_CONFIG_DIR": str(directory / "mcp-auth"),
+    }
+    return Setup(env, free_port("127.0.0.1"))
+
+
+def stored(user: Setup, suffix: str) -> dict[str, Any]:
+    """One of mcp-remote's files for the server (``client_info.json``, ``tokens.json``)."""
+    [path] = Path(user.env["MCP_REMOTE_CONFIG_DIR"]).glob(f"mcp-remote-*/*_{suffix}")
+    return dict(json.loads(path.read_text()))
+
+
+@dataclass
+class Run:
+    tools: set[str]
+    whoami: dict[str, Any]
+    stderr: str
+
+
+async def run_mcp_remote(script: Path, stack: Stack, user: Setup, log: Path) -> Run:
+    """Start ``mcp-remote MCP_URL PORT`` as a stdio MCP server, list its tools, call ``whoami``."""
+    server = StdioServerParameters(
+        command=node(), args=[str(script), stack.mcp_url, str(user.port)], env=user.env
+    )
+    host = Implementation(name="claude-ai", version="0.1.0")
+    with log.open("w") as errlog, anyio.fail_after(RUN_TIMEOUT):
+        async with Client(
+            stdio_client(server, errlog=errlog), mode="legacy", client_info=host
+        ) as client:
+            listed = await client.list_tools()
+            me = await client.call_tool("whoami", {})
+    stderr = await anyio.Path(log).read_text()
+    assert not me.is_error, f"{me.content}\n{stderr}"
+    return Run({t.name for t in listed.tools}, me.structured_content or {}, stderr)
+
+
+async def test_signs_in_once_then_reuses_its_stored_tokens(
+    mcp_remote: Path, dev: Stack, tmp_path: Path
+) -> None:
+    user = setup(dev, tmp_path)
+    first = await run_mcp_remote(mcp_remote, dev, user, tmp_path / "first.log")
+    [signed_in] = visits(user.env)
+    assert signed_in.get("pages") == ["consent", "login"], signed_in
+    assert signed_in["callback"] == f"http://localhost:{user.port}/oauth/callback"
+    assert signed_in["callback_status"] == 200
+    assert {"whoami", "list_ec2_instances"} <= first.tools
+    assert first.whoami["username"] == dev["DEMO_USER"]
+    assert first.whoami["resource"] == dev.mcp_url
+
+    registration = stored(user, "client_info.json")
+    assert registration["client_name"] == "MCP CLI Proxy"
+    assert registration["token_endpoint_auth_method"] == "none"
+    assert registration["redirect_uris"] == [signed_in["callback"]]
+
+    second = await run_mcp_remote(mcp_remote, dev, user, tmp_path / "second.log")
+    assert len(visits(user.env)) == 1, "the second run asked for the browser again"
+    assert second.whoami == first.whoami
+
+
+async def test_refreshes_an_expired_access_token(
+    mcp_remote: Path, short_lived: Stack, tmp_path: Path
+) -> None:
+    # The short lifetime is also below mcp-remote's 60-second expiry margin, so the first run
+    # refreshes before each request too; the second starts with a token that has really expired.
+    user = setup(short_lived, tmp_path)
+    await run_mcp_remote(mcp_remote, short_lived, user, tmp_path / "first.log")
+    before = stored(user, "tokens.json")
+    # Wait (not a timed assertion) until the stored access token has expired.
+    await anyio.sleep(max(0.0, before["expires_at"] / 1000 - time.time()) + 1)
+
+    after_expiry = await run_mcp_remote(mcp_remote, short_lived, user, tmp_path / "second.log")
+    after = stored(user, "tokens.json")
+    assert "Refreshed the access token" in after_expiry.stderr
+    assert len(visits(user.env)) == 1, "mcp-remote signed in again instead of refreshing"
+    assert after["access_token"] != before["access_token"]
+    assert after_expiry.whoami["username"] == short_lived["DEMO_USER"]
