@@ -7,14 +7,32 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .cognito_admin import CognitoAdminError
 from .settings import SettingsError
 from .store import StoreUnavailable
+
+
+@contextlib.contextmanager
+def stopped_by_signals() -> Iterator[None]:
+    """uvicorn shuts down gracefully on SIGINT and SIGTERM, then raises the signal again; these
+    handlers turn that into a normal exit, so cleanup runs and the exit status is 0."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -23,13 +41,9 @@ def _serve(args: argparse.Namespace) -> int:
     from .app import create_app
     from .settings import Settings
 
-    uvicorn.run(
-        create_app(Settings.from_env()),
-        host=args.host,
-        port=args.port,
-        log_config=None,
-        access_log=False,
-    )
+    app = create_app(Settings.from_env())
+    with stopped_by_signals():
+        uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
     return 0
 
 

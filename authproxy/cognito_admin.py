@@ -15,7 +15,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,9 @@ class CognitoAdmin:
             raise CognitoAdminError(
                 operation, error.get("Code", "Unknown"), error.get("Message", "")
             ) from None
+        except ParamValidationError as exc:
+            # An older botocore than the API (e.g. a Lambda runtime's) lacks newer parameters.
+            raise CognitoAdminError(operation, "ParamValidationError", str(exc)) from None
         except BotoCoreError as exc:
             raise CognitoAdminError(operation, "ConnectionError", str(exc)) from None
 
@@ -131,7 +134,7 @@ class CognitoAdmin:
                 self._rotation = True
                 return CreatedClient(created["ClientId"], created["ClientSecret"], rotation=True)
             except CognitoAdminError as exc:
-                if exc.code not in ROTATION_UNAVAILABLE or "otation" not in exc.message:
+                if exc.code not in ROTATION_UNAVAILABLE or "rotation" not in exc.message.lower():
                     raise
                 log.warning(
                     "refresh token rotation unavailable for this pool; creating without it",

@@ -69,6 +69,14 @@ def routes(settings: Settings) -> list[Route]:
         get_well_known_url(settings.issuer, suffix="openid-configuration"),
         f"{settings.issuer_path}/.well-known/openid-configuration",
     }
+    # Clients written to the 2025-03-26 revision derive the metadata URL from the MCP URL,
+    # path included; answering there too costs nothing and the issuer inside stays exact.
+    for resource in settings.resources:
+        suffix = urlsplit(resource.uri).path.rstrip("/")
+        paths |= {
+            f"/.well-known/oauth-authorization-server{suffix}",
+            f"/.well-known/openid-configuration{suffix}",
+        }
     found: list[Route] = [Route(p, _as_metadata, methods=["GET"]) for p in sorted(paths)]
     prm = {"/.well-known/oauth-protected-resource": settings.default_resource}
     for resource in settings.resources:

@@ -60,6 +60,9 @@ def test_root_issuer_document_is_valid_rfc8414(at_root: TestClient) -> None:
     assert document["jwks_uri"].endswith("/eu-west-1_Example1/.well-known/jwks.json")
     assert "https://example.com/tools/mcp/use" in document["scopes_supported"]
     assert at_root.get("/.well-known/openid-configuration").json() == document
+    # Also where clients that derive it from the MCP URL look.
+    assert at_root.get("/.well-known/oauth-authorization-server/mcp").json() == document
+    assert at_root.get("/.well-known/openid-configuration/tools/mcp").json() == document
 
 
 def test_issuer_with_a_path_serves_every_probe_form(with_path: TestClient) -> None:

@@ -160,14 +160,17 @@ def local_stack(
     """The stack in this process; ``options`` are :class:`DevOptions` fields, ``env`` overrides
     the variables the deployables read, ``client_quota`` is the pool's app-client quota. Any
     request answered 500 fails the test."""
-    dev = DevOptions(port=0, store=str(tmp_path / "authproxy.db"), **options)
+    dev = DevOptions(port=0, **options)
     with CognitoStandIn(
         resource_binding=dev.resource_binding,
         token_ttl_override=dev.token_ttl,
         client_quota=client_quota,
     ) as standin:
         port = free_port(dev.host)
-        env = {**stack_environment(dev, standin, port), **(env or {})}
+        env = {
+            **stack_environment(dev, standin, port, str(tmp_path / "authproxy.db")),
+            **(env or {}),
+        }
         saved = {k: os.environ.get(k) for k in FAKE_AWS}
         os.environ.update(FAKE_AWS)
         app = StatusRecorder(build_app(env))

@@ -26,6 +26,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
+from authproxy.cli import stopped_by_signals
 from devstack.cognito import CognitoStandIn
 
 DEMO_USER = "demo"
@@ -87,7 +88,9 @@ def free_port(host: str) -> int:
         return int(probe.getsockname()[1])
 
 
-def stack_environment(options: DevOptions, standin: CognitoStandIn, port: int) -> dict[str, str]:
+def stack_environment(
+    options: DevOptions, standin: CognitoStandIn, port: int, store: str
+) -> dict[str, str]:
     """Seed the stand-in and return every variable the two deployables need."""
     origin = f"http://{options.host}:{port}"
     mcp_url = origin + MCP_PATH
@@ -97,7 +100,6 @@ def stack_environment(options: DevOptions, standin: CognitoStandIn, port: int) -
         resources=[(mcp_url, SCOPES)],
         users=[(options.demo_user, password, ["admins"])],
     )
-    store = options.store or str(Path(tempfile.mkdtemp(prefix="authproxy-dev-")) / "authproxy.db")
     return {
         "ISSUER": origin,
         "MCP_URL": mcp_url,
@@ -189,34 +191,45 @@ async def _serve(server: uvicorn.Server, sock: socket.socket, on_ready: Callable
 
 
 def run(options: DevOptions, out: TextIO = sys.stdout) -> None:
-    """Start everything, print the block, serve until Ctrl-C or SIGTERM, stop cleanly."""
+    """Start everything, print the block, serve until Ctrl-C or SIGTERM, stop cleanly.
+
+    The stand-in and the temporary store are cleaned up however the stack is stopped.
+    """
     port = options.port or free_port(options.host)
     sock = socket.create_server((options.host, port))
     # Accepted connections inherit this; without it, keep-alive requests wait 40 ms each on
     # Nagle's algorithm meeting delayed ACKs (uvicorn does not set it on sockets it is handed).
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    with CognitoStandIn(
-        host=options.host,
-        resource_binding=options.resource_binding,
-        token_ttl_override=options.token_ttl,
-    ) as standin:
-        env = stack_environment(options, standin, port)
-        # boto3 reads credentials and per-service endpoints from the process environment: the MCP
-        # server's EC2 and CloudWatch Logs tools reach moto on the stand-in's endpoint too.
-        os.environ.update(FAKE_AWS)
-        os.environ["AWS_ENDPOINT_URL_EC2"] = standin.endpoint
-        os.environ["AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"] = standin.endpoint
-        config = uvicorn.Config(
-            build_app(env),
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-            timeout_graceful_shutdown=3,
-        )
-        server = uvicorn.Server(config)
+    try:
+        with (
+            stopped_by_signals(),
+            tempfile.TemporaryDirectory(prefix="authproxy-dev-") as scratch,
+            CognitoStandIn(
+                host=options.host,
+                resource_binding=options.resource_binding,
+                token_ttl_override=options.token_ttl,
+            ) as standin,
+        ):
+            store = options.store or str(Path(scratch) / "authproxy.db")
+            env = stack_environment(options, standin, port, store)
+            # boto3 reads credentials and per-service endpoints from the process environment:
+            # the MCP server's EC2 and CloudWatch Logs tools reach moto on the stand-in too.
+            os.environ.update(FAKE_AWS)
+            os.environ["AWS_ENDPOINT_URL_EC2"] = standin.endpoint
+            os.environ["AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"] = standin.endpoint
+            config = uvicorn.Config(
+                build_app(env),
+                log_config=None,
+                access_log=False,
+                lifespan="on",
+                timeout_graceful_shutdown=3,
+            )
+            server = uvicorn.Server(config)
 
-        def ready() -> None:
-            out.write(banner(env))
-            out.flush()
+            def ready() -> None:
+                out.write(banner(env))
+                out.flush()
 
-        asyncio.run(_serve(server, sock, ready))
+            asyncio.run(_serve(server, sock, ready))
+    finally:
+        sock.close()
