@@ -30,6 +30,7 @@ from authproxy.cli import stopped_by_signals
 from devstack.cognito import CognitoStandIn
 
 DEMO_USER = "demo"
+INSPECTOR_ORIGINS = ("http://localhost:6274", "http://127.0.0.1:6274")
 MCP_PATH = "/mcp"
 SCOPES = ("read", "write")
 # moto accepts any credentials; boto3 needs some to sign with.
@@ -127,6 +128,8 @@ def stack_environment(
         "AUTHPROXY_TRUSTED_REDIRECT_HOSTS": options.trusted_redirect_hosts,
         "MCP_SESSION_SECRET": secrets.token_urlsafe(32),
         "MCP_ALLOWED_HOSTS": f"{options.host}:{port},localhost:{port}",
+        # The stack's own origin and MCP Inspector's web UI, which calls the server from its page.
+        "MCP_ALLOWED_ORIGINS": ",".join([origin, f"http://localhost:{port}", *INSPECTOR_ORIGINS]),
         "DEMO_USER": options.demo_user,
         "DEMO_PASSWORD": password,
     }

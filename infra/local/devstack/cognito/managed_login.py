@@ -31,7 +31,7 @@ from devstack.cognito.authorize import (
 )
 from devstack.cognito.faults import parse_fault
 from devstack.cognito.grants import OAuthError, form_parameters, revocation_endpoint, token_endpoint
-from devstack.cognito.state import StandInState
+from devstack.cognito.state import Session, StandInState
 from devstack.cognito.tokens import SignIn, new_identifier
 from devstack.cognito.userinfo import InvalidToken, userinfo
 
@@ -72,14 +72,16 @@ def _refusal(error: AuthorizeError) -> Response:
     return RedirectResponse(f"/error?{urlencode({'error': error.error})}", status_code=302)
 
 
-def _code_redirect(state: StandInState, request: AuthorizationRequest, username: str) -> Response:
+def _code_redirect(
+    state: StandInState, request: AuthorizationRequest, session: Session
+) -> Response:
     sign_in = SignIn(
         pool_id=request.pool.pool_id,
         issuer=state.issuer(request.pool.pool_id),
         client_id=request.client.client_id,
-        username=username,
+        username=session.username,
         scopes=request.scopes,
-        auth_time=state.now(),
+        auth_time=session.auth_time,
         origin_jti=new_identifier(),
         event_id=new_identifier(),
         audience=request.resource,
@@ -121,10 +123,6 @@ class ManagedLogin:
     def __init__(self, state: StandInState) -> None:
         self.state = state
 
-    def _session_user(self, request: Request, pool_id: str) -> str | None:
-        session = self.state.session(request.cookies.get(SESSION_COOKIE, ""), pool_id)
-        return session.username if session else None
-
     async def authorize(self, request: Request) -> Response:
         """``GET /oauth2/authorize``: validate, reuse a session, or go to the login page."""
         try:
@@ -133,9 +131,11 @@ class ManagedLogin:
             )
         except AuthorizeError as error:
             return _refusal(error)
-        username = self._session_user(request, authorization.pool.pool_id)
-        if username is not None and "login" not in authorization.prompt:
-            return _code_redirect(self.state, authorization, username)
+        session = self.state.session(
+            request.cookies.get(SESSION_COOKIE, ""), authorization.pool.pool_id
+        )
+        if session is not None and "login" not in authorization.prompt:
+            return _code_redirect(self.state, authorization, session)
         if "none" in authorization.prompt:
             return _refusal(
                 ErrorRedirect(
@@ -170,8 +170,8 @@ class ManagedLogin:
         if user is None:
             message = "Incorrect username or password."
             return _login_form(request, authorization, csrf_cookie, username, message)
-        session_id, _ = self.state.open_session(authorization.pool.pool_id, user.username)
-        response = _code_redirect(self.state, authorization, user.username)
+        session_id, session = self.state.open_session(authorization.pool.pool_id, user.username)
+        response = _code_redirect(self.state, authorization, session)
         response.set_cookie(SESSION_COOKIE, session_id, httponly=True, samesite="lax")
         return response
 

@@ -38,7 +38,6 @@ class UserPool:
     """A user pool as the managed-login endpoints see it."""
 
     pool_id: str
-    region: str
     domain_prefix: str | None
     #: resource-server identifier → its scope names (without the identifier prefix)
     resource_servers: Mapping[str, tuple[str, ...]]
@@ -133,7 +132,6 @@ def user_pool(pool_id: str) -> UserPool | None:
     domain = pool.domain
     return UserPool(
         pool_id=pool.id,
-        region=pool.region,
         domain_prefix=domain.domain if domain else None,
         resource_servers={
             server.identifier: tuple(scope["ScopeName"] for scope in server.scopes or ())
