@@ -183,3 +183,13 @@ def test_token_request_may_repeat_the_bound_resource_only(binding, make_flow):
         )
         assert response.status_code == status
     assert response.json()["error"] == "invalid_target"
+
+
+def test_session_reuse_keeps_the_original_auth_time(flow, clock):
+    client = flow.client()
+    first = verified(flow.pool, flow.tokens(client)["access_token"])
+    clock.advance(60)
+    again = verified(flow.pool, flow.tokens(client)["access_token"])
+    assert again["auth_time"] == first["auth_time"]
+    assert again["iat"] == first["iat"] + 60
+    assert again["origin_jti"] != first["origin_jti"]
