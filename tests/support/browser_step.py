@@ -56,13 +56,9 @@ def visits(env: dict[str, str]) -> list[dict[str, Any]]:
     return [json.loads(line) for line in log.read_text().splitlines()]
 
 
-def visit(url: str) -> dict[str, Any]:
-    """Sign in at ``url`` as the demo user and deliver the result to the client's callback."""
-    person = Person(
-        username=os.environ["DEMO_USER"],
-        password=os.environ["DEMO_PASSWORD"],
-        own_origins=(os.environ["ISSUER"], os.environ["COGNITO_DOMAIN"]),
-    )
+def visit(person: Person, url: str) -> dict[str, Any]:
+    """Sign in at ``url`` and deliver the result to the client's callback, as a browser would.
+    The record names the pages seen and the callback without its query (codes are not logged)."""
     record: dict[str, Any] = {"url": url}
     try:
         callback = person.sign_in(url)
@@ -76,7 +72,12 @@ def visit(url: str) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    record = visit(argv[1])
+    person = Person(
+        username=os.environ["DEMO_USER"],
+        password=os.environ["DEMO_PASSWORD"],
+        own_origins=(os.environ["ISSUER"], os.environ["COGNITO_DOMAIN"]),
+    )
+    record = visit(person, argv[1])
     with Path(os.environ["BROWSER_LOG"]).open("a") as log:
         log.write(json.dumps(record) + "\n")
     return 0 if "error" not in record else 1
