@@ -132,20 +132,29 @@ class Flow:
             form["client_id"] = client["ClientId"]
         return self.http.post(f"{self.pool.domain}/oauth2/token", data=form, auth=basic)
 
+    def exchange(
+        self,
+        client: dict[str, Any],
+        code: str,
+        verifier: str | None,
+        auth: str = "basic",
+        **extra: str | None,
+    ) -> httpx.Response:
+        """The authorization-code grant; parameters given as ``None`` are left out."""
+        data = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": CALLBACK,
+            "code_verifier": verifier,
+        } | extra
+        form = {name: value for name, value in data.items() if value is not None}
+        return self.token(client, form, auth)
+
     def tokens(self, client: dict[str, Any], **params: str) -> dict[str, Any]:
         """The whole code flow; the token response."""
         code, verifier = self.code(client, **params)
         auth = "basic" if "ClientSecret" in client else "none"
-        response = self.token(
-            client,
-            {
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": CALLBACK,
-                "code_verifier": verifier,
-            },
-            auth=auth,
-        )
+        response = self.exchange(client, code, verifier, auth=auth)
         assert response.status_code == 200, response.text
         return response.json()
 

@@ -256,15 +256,21 @@ def test_domain_already_in_use_is_invalid_parameter(flow):
     assert error_code(raised) == "InvalidParameterException"
 
 
-def test_errors_have_the_aws_json_1_1_shape(standin, pool):
-    response = httpx.post(
+def raw_create_client(standin, body: bytes) -> httpx.Response:
+    """CreateUserPoolClient as raw JSON 1.1, the way boto3 would never send it."""
+    return httpx.post(
         standin.endpoint,
-        content=json.dumps({"UserPoolId": pool.pool_id, "ClientName": "bad (name)"}),
+        content=body,
         headers={
             "Content-Type": "application/x-amz-json-1.1",
             "X-Amz-Target": "AWSCognitoIdentityProviderService.CreateUserPoolClient",
         },
     )
+
+
+def test_errors_have_the_aws_json_1_1_shape(standin, pool):
+    body = json.dumps({"UserPoolId": pool.pool_id, "ClientName": "bad (name)"}).encode()
+    response = raw_create_client(standin, body)
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/x-amz-json-1.1"
     assert response.headers["x-amzn-errortype"] == "InvalidParameterException"
@@ -275,14 +281,7 @@ def test_errors_have_the_aws_json_1_1_shape(standin, pool):
 
 
 def test_malformed_json_is_a_serialization_error(standin):
-    response = httpx.post(
-        standin.endpoint,
-        content=b"{not json",
-        headers={
-            "Content-Type": "application/x-amz-json-1.1",
-            "X-Amz-Target": "AWSCognitoIdentityProviderService.CreateUserPoolClient",
-        },
-    )
+    response = raw_create_client(standin, b"{not json")
     assert response.status_code == 400
     assert response.json()["__type"] == "SerializationException"
 
@@ -322,13 +321,6 @@ def test_client_quota_is_limit_exceeded(small_quota, make_flow):
     ids=["array", "pool-id-number", "urls-string", "name-number"],
 )
 def test_malformed_raw_requests_get_aws_errors_not_500(standin, pool, body, error):
-    response = httpx.post(
-        standin.endpoint,
-        content=body.replace(b"POOL", pool.pool_id.encode()),
-        headers={
-            "Content-Type": "application/x-amz-json-1.1",
-            "X-Amz-Target": "AWSCognitoIdentityProviderService.CreateUserPoolClient",
-        },
-    )
+    response = raw_create_client(standin, body.replace(b"POOL", pool.pool_id.encode()))
     assert response.status_code == 400
     assert response.json()["__type"] == error

@@ -10,18 +10,6 @@ from devstack.cognito.browser import sign_in
 from devstack.cognito.state import CODE_LIFETIME_SECONDS
 
 
-def exchange(flow, client, code, verifier, auth="basic", **extra):
-    data = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": flow.CALLBACK,
-        "code_verifier": verifier,
-    } | extra
-    return flow.token(
-        client, {name: value for name, value in data.items() if value is not None}, auth
-    )
-
-
 def refresh(flow, client, refresh_token, auth="basic"):
     return flow.token(client, {"grant_type": "refresh_token", "refresh_token": refresh_token}, auth)
 
@@ -41,7 +29,7 @@ def assert_error(response, error, status=400):
 def test_code_exchange_with_either_client_authentication(flow, auth):
     client = flow.client()
     code, verifier = flow.code(client)
-    response = exchange(flow, client, code, verifier, auth=auth)
+    response = flow.exchange(client, code, verifier, auth=auth)
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {"access_token", "id_token", "refresh_token", "expires_in", "token_type"}
@@ -54,20 +42,20 @@ def test_code_exchange_with_either_client_authentication(flow, auth):
 def test_confidential_client_without_its_secret_is_invalid_client(flow):
     client = flow.client()
     code, verifier = flow.code(client)
-    assert_error(exchange(flow, client, code, verifier, auth="none"), "invalid_client")
+    assert_error(flow.exchange(client, code, verifier, auth="none"), "invalid_client")
 
 
 def test_wrong_secret_is_invalid_client(flow):
     client = flow.client()
     code, verifier = flow.code(client)
     wrong = client | {"ClientSecret": "x" * 51}
-    assert_error(exchange(flow, wrong, code, verifier), "invalid_client")
-    assert_error(exchange(flow, wrong, code, verifier, auth="post"), "invalid_client")
+    assert_error(flow.exchange(wrong, code, verifier), "invalid_client")
+    assert_error(flow.exchange(wrong, code, verifier, auth="post"), "invalid_client")
 
 
 def test_unknown_client_is_invalid_client(flow):
     client = {"ClientId": "nosuchclient", "ClientSecret": "x" * 51}
-    assert_error(exchange(flow, client, "code", "v" * 43), "invalid_client")
+    assert_error(flow.exchange(client, "code", "v" * 43), "invalid_client")
 
 
 def test_malformed_basic_credentials_are_invalid_client(flow):
@@ -82,34 +70,34 @@ def test_malformed_basic_credentials_are_invalid_client(flow):
 def test_basic_and_post_secrets_together_are_invalid_request(flow):
     client = flow.client()
     code, verifier = flow.code(client)
-    response = exchange(flow, client, code, verifier, client_secret=client["ClientSecret"])
+    response = flow.exchange(client, code, verifier, client_secret=client["ClientSecret"])
     assert_error(response, "invalid_request")
 
 
 def test_client_id_in_body_must_match_basic(flow):
     client, other = flow.client(), flow.client()
     code, verifier = flow.code(client)
-    response = exchange(flow, client, code, verifier, client_id=other["ClientId"])
+    response = flow.exchange(client, code, verifier, client_id=other["ClientId"])
     assert_error(response, "invalid_client")
 
 
 def test_client_id_in_body_matching_basic_is_fine(flow):
     client = flow.client()
     code, verifier = flow.code(client)
-    response = exchange(flow, client, code, verifier, client_id=client["ClientId"])
+    response = flow.exchange(client, code, verifier, client_id=client["ClientId"])
     assert response.status_code == 200
 
 
 def test_public_client_sends_only_its_id(flow):
     client = flow.client(GenerateSecret=False)
     code, verifier = flow.code(client)
-    assert exchange(flow, client, code, verifier, auth="none").status_code == 200
+    assert flow.exchange(client, code, verifier, auth="none").status_code == 200
 
 
 def test_public_client_presenting_a_secret_is_invalid_client(flow):
     client = flow.client(GenerateSecret=False)
     code, verifier = flow.code(client)
-    response = exchange(flow, client | {"ClientSecret": "x" * 51}, code, verifier)
+    response = flow.exchange(client | {"ClientSecret": "x" * 51}, code, verifier)
     assert_error(response, "invalid_client")
 
 
@@ -117,13 +105,13 @@ def test_wrong_code_verifier_is_invalid_grant(flow):
     client = flow.client()
     code, _ = flow.code(client)
     other_verifier, _ = flow.pkce()
-    assert_error(exchange(flow, client, code, other_verifier), "invalid_grant")
+    assert_error(flow.exchange(client, code, other_verifier), "invalid_grant")
 
 
 def test_missing_code_verifier_is_invalid_request(flow):
     client = flow.client()
     code, _ = flow.code(client)
-    assert_error(exchange(flow, client, code, None), "invalid_request")
+    assert_error(flow.exchange(client, code, None), "invalid_request")
 
 
 def code_without_pkce(flow, client):
@@ -133,48 +121,48 @@ def code_without_pkce(flow, client):
 
 def test_code_without_challenge_needs_no_verifier(flow):
     client = flow.client()
-    assert exchange(flow, client, code_without_pkce(flow, client), None).status_code == 200
+    assert flow.exchange(client, code_without_pkce(flow, client), None).status_code == 200
 
 
 def test_verifier_for_a_code_without_challenge_is_invalid_grant(flow):
     client = flow.client()
     verifier, _ = flow.pkce()
-    response = exchange(flow, client, code_without_pkce(flow, client), verifier)
+    response = flow.exchange(client, code_without_pkce(flow, client), verifier)
     assert_error(response, "invalid_grant")
 
 
 def test_code_is_single_use(flow):
     client = flow.client()
     code, verifier = flow.code(client)
-    assert exchange(flow, client, code, verifier).status_code == 200
-    assert_error(exchange(flow, client, code, verifier), "invalid_grant")
+    assert flow.exchange(client, code, verifier).status_code == 200
+    assert_error(flow.exchange(client, code, verifier), "invalid_grant")
 
 
 def test_failed_exchange_consumes_the_code(flow):
     client = flow.client()
     code, verifier = flow.code(client)
-    assert_error(exchange(flow, client, code, "wrong" * 10), "invalid_grant")
-    assert_error(exchange(flow, client, code, verifier), "invalid_grant")
+    assert_error(flow.exchange(client, code, "wrong" * 10), "invalid_grant")
+    assert_error(flow.exchange(client, code, verifier), "invalid_grant")
 
 
 def test_code_expires_after_five_minutes(flow, clock):
     client = flow.client()
     code, verifier = flow.code(client)
     clock.advance(CODE_LIFETIME_SECONDS + 1)
-    assert_error(exchange(flow, client, code, verifier), "invalid_grant")
+    assert_error(flow.exchange(client, code, verifier), "invalid_grant")
 
 
 def test_code_just_within_five_minutes_works(flow, clock):
     client = flow.client()
     code, verifier = flow.code(client)
     clock.advance(CODE_LIFETIME_SECONDS - 1)
-    assert exchange(flow, client, code, verifier).status_code == 200
+    assert flow.exchange(client, code, verifier).status_code == 200
 
 
 def test_code_of_another_client_is_invalid_grant(flow):
     client, other = flow.client(), flow.client()
     code, verifier = flow.code(client)
-    assert_error(exchange(flow, other, code, verifier), "invalid_grant")
+    assert_error(flow.exchange(other, code, verifier), "invalid_grant")
 
 
 @pytest.mark.parametrize(
@@ -183,7 +171,7 @@ def test_code_of_another_client_is_invalid_grant(flow):
 def test_redirect_uri_must_be_identical(flow, redirect_uri):
     client = flow.client(CallbackURLs=[flow.CALLBACK, "http://127.0.0.1:8000/other"])
     code, verifier = flow.code(client)
-    response = exchange(flow, client, code, verifier, redirect_uri=redirect_uri)
+    response = flow.exchange(client, code, verifier, redirect_uri=redirect_uri)
     assert_error(response, "unauthorized_client")
 
 
@@ -222,7 +210,7 @@ def test_json_body_is_invalid_request(flow):
 def test_resource_at_token_without_binding_is_invalid_request(flow):
     client = flow.client()
     code, verifier = flow.code(client)
-    response = exchange(flow, client, code, verifier, resource=flow.MCP)
+    response = flow.exchange(client, code, verifier, resource=flow.MCP)
     assert_error(response, "invalid_request")
 
 

@@ -171,16 +171,7 @@ def test_token_request_may_repeat_the_bound_resource_only(binding, make_flow):
     client = bound.client()
     for resource, status in ((bound.MCP, 200), ("https://elsewhere.example/mcp", 400)):
         code, verifier = bound.code(client, resource=bound.MCP)
-        response = bound.token(
-            client,
-            {
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": bound.CALLBACK,
-                "code_verifier": verifier,
-                "resource": resource,
-            },
-        )
+        response = bound.exchange(client, code, verifier, resource=resource)
         assert response.status_code == status
     assert response.json()["error"] == "invalid_target"
 

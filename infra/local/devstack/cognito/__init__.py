@@ -27,6 +27,8 @@ Choices where Cognito's behaviour is undocumented or unconfirmed:
   ``invalid_client``, as Cognito documents; ``/oauth2/revoke`` answers ``invalid_client`` with 401.
   Both client authentication methods at once is ``invalid_request``; so is a body that is not
   ``application/x-www-form-urlencoded``.
+- Error responses and error redirects add an ``error_description`` saying why (RFC 6749 allows
+  it); Cognito mostly sends the code alone, so nothing should depend on the description.
 - A redirect URI mismatch at the token endpoint is ``unauthorized_client`` with
   ``error_description=invalid_redirect`` (as reported from Cognito).
 - ``/oauth2/authorize``: an unknown client, a pool without a domain or a redirect URI that is not

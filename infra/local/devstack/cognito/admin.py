@@ -37,16 +37,15 @@ _OAUTH_FLOWS = frozenset({"code", "implicit", "client_credentials"})
 _STANDARD_SCOPES = frozenset({"openid", "email", "phone", "profile"})
 _ADMIN_SCOPE = "aws.cognito.signin.user.admin"
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
-_TIME_UNITS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 _MAX_URLS = 100
 _MAX_URL_LENGTH = 1024
 _MAX_SCOPES = 50
 _MAX_GRACE_SECONDS = 60
-# (parameter, unit key, default unit, shortest, longest) in seconds
+# (parameter, unit key, shortest, longest) in seconds
 _VALIDITY_RANGES = (
-    ("AccessTokenValidity", "AccessToken", "hours", 300, 86400),
-    ("IdTokenValidity", "IdToken", "hours", 300, 86400),
-    ("RefreshTokenValidity", "RefreshToken", "days", 3600, 315360000),
+    ("AccessTokenValidity", "AccessToken", 300, 86400),
+    ("IdTokenValidity", "IdToken", 300, 86400),
+    ("RefreshTokenValidity", "RefreshToken", 3600, 315360000),
 )
 _SECRET_ALPHABET = string.ascii_lowercase + string.digits
 _SECRET_LENGTH = 51  # the length of the secrets Cognito generates
@@ -166,18 +165,18 @@ def _check_oauth(params: Mapping[str, Any], callback_urls: list[str], has_secret
 
 def _check_validities(params: Mapping[str, Any]) -> None:
     units = params.get("TokenValidityUnits") or {}
-    for field, unit_key, default_unit, shortest, longest in _VALIDITY_RANGES:
+    for field, unit_key, shortest, longest in _VALIDITY_RANGES:
         value = params.get(field)
         if value is None or (field == "RefreshTokenValidity" and value == 0):
             continue
-        unit = units.get(unit_key) or default_unit
-        if unit not in _TIME_UNITS:
+        unit = units.get(unit_key) or userpools.DEFAULT_UNITS[unit_key]
+        if unit not in userpools.UNIT_SECONDS:
             raise _constraint(
                 unit,
                 f"tokenValidityUnits.{unit_key[0].lower()}{unit_key[1:]}",
                 "Member must satisfy enum value set: [seconds, minutes, hours, days]",
             )
-        if not shortest <= value * _TIME_UNITS[unit] <= longest:
+        if not shortest <= value * userpools.UNIT_SECONDS[unit] <= longest:
             raise AdminError(
                 "InvalidParameterException",
                 f"{field} of {value} {unit} is outside {shortest} to {longest} seconds.",

@@ -23,8 +23,8 @@ from moto.cognitoidp.models import (
 from moto.utilities.utils import load_resource
 
 # Cognito's lifetime units and the app-client defaults (CreateUserPoolClient API reference).
-_UNIT_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
-_DEFAULT_UNITS = {"AccessToken": "hours", "IdToken": "hours", "RefreshToken": "days"}
+UNIT_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
+DEFAULT_UNITS = {"AccessToken": "hours", "IdToken": "hours", "RefreshToken": "days"}
 _DEFAULT_VALIDITY = {"AccessToken": 1, "IdToken": 1, "RefreshToken": 30}
 _VALIDITY_FIELDS = {
     "AccessToken": "AccessTokenValidity",
@@ -143,12 +143,12 @@ def user_pool(pool_id: str) -> UserPool | None:
 
 def _lifetime(config: Mapping[str, Any], token: str) -> int:
     units = config.get("TokenValidityUnits") or {}
-    unit = units.get(token) or _DEFAULT_UNITS[token]
+    unit = units.get(token) or DEFAULT_UNITS[token]
     # 0 (or absent) means the default, which is expressed in the default unit.
     value = config.get(_VALIDITY_FIELDS[token])
     if not value:
-        return _DEFAULT_VALIDITY[token] * _UNIT_SECONDS[_DEFAULT_UNITS[token]]
-    return int(value) * _UNIT_SECONDS[unit]
+        return _DEFAULT_VALIDITY[token] * UNIT_SECONDS[DEFAULT_UNITS[token]]
+    return int(value) * UNIT_SECONDS[unit]
 
 
 def _client_secret(client: CognitoIdpUserPoolClient) -> str | None:
