@@ -10,7 +10,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-import boto3
 import httpx
 from mangum import Mangum
 from starlette.applications import Starlette
@@ -20,15 +19,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from servicekit import logs
+from servicekit.env import read_secret
+
 from . import authorize, metadata, registration, token
 from .cimd import MetadataDocuments
 from .clients import Registrar
 from .cognito_admin import CognitoAdmin
 from .cognito_oauth import CognitoOAuth
 from .errors import OAuthError, temporarily_unavailable
-from .logs import RequestContextMiddleware, configure_logging
 from .sealing import Sealer, SecretBox
-from .settings import Settings, SettingsError
+from .settings import MIN_SECRET_LENGTH, Settings
 from .state import AppState
 from .store import Store, StoreUnavailable, open_store
 
@@ -39,12 +40,8 @@ def load_secret_key(settings: Settings) -> str:
     """The sealing key: from the environment, or Secrets Manager once per cold start."""
     if settings.secret_key:
         return settings.secret_key
-    value = boto3.client("secretsmanager", region_name=settings.region).get_secret_value(
-        SecretId=settings.secret_arn
-    )["SecretString"]
-    if len(value) < 32:
-        raise SettingsError("AUTHPROXY_SECRET_ARN", "the secret must be at least 32 characters")
-    return str(value)
+    assert settings.secret_arn  # Settings.from_env requires one of the two
+    return read_secret(settings.secret_arn, "AUTHPROXY_SECRET_ARN", min_length=MIN_SECRET_LENGTH)
 
 
 async def _oauth_error(request: Request, exc: Exception) -> Response:
@@ -76,7 +73,7 @@ def create_app(
     upstream_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Starlette:
     """Build the façade for one deployment. Tests pass their own store, admin or transport."""
-    configure_logging(settings.log_level)
+    logs.configure("authproxy", settings.log_level, libraries=("mangum",))
     key = load_secret_key(settings)
     store = store or open_store(settings.store_url, region=settings.region)
     admin = admin or CognitoAdmin(
@@ -112,7 +109,7 @@ def create_app(
     app = Starlette(
         routes=routes,
         middleware=[
-            Middleware(RequestContextMiddleware),
+            Middleware(logs.RequestLogMiddleware, logger="authproxy.access"),
             # Browser-based MCP clients read metadata and call /register and /token from their
             # own origin; no cookies are involved there, so any origin may.
             Middleware(

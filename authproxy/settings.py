@@ -9,25 +9,18 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
+from servicekit import env as config
+from servicekit.env import SCOPE_NAME, SettingsError
+
+__all__ = ["OperatorSettings", "ProtectedResource", "Settings", "SettingsError"]
+
 ClientPolicy = Literal["pooled", "dedicated"]
-
-_POOL_ID = re.compile(r"^(?P<region>[a-z]{2}(-[a-z]+)+-\d)_[0-9A-Za-z]+$")
-_SCOPE_NAME = re.compile(r"^[\x21\x23-\x2E\x30-\x5B\x5D-\x7E]{1,256}$")  # Cognito: no '/', '"', '\'
 MIN_SECRET_LENGTH = 32
-
-
-class SettingsError(ValueError):
-    """A configuration variable is missing or malformed; the message names it."""
-
-    def __init__(self, variable: str, problem: str) -> None:
-        super().__init__(f"{variable}: {problem}")
-        self.variable = variable
 
 
 @dataclass(frozen=True)
@@ -105,11 +98,8 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        issuer = _url(env, "ISSUER", required=True)
-        pool_id = _required(env, "USER_POOL_ID")
-        match = _POOL_ID.match(pool_id)
-        if not match:
-            raise SettingsError("USER_POOL_ID", f"{pool_id!r} is not a Cognito user pool id")
+        issuer = config.url(env, "ISSUER", needed=True)
+        pool_id, pool_region = config.user_pool(env)
         secret_key = env.get("AUTHPROXY_SECRET_KEY") or None
         secret_arn = env.get("AUTHPROXY_SECRET_ARN") or None
         if not secret_key and not secret_arn:
@@ -123,40 +113,33 @@ class Settings:
         policy = env.get("AUTHPROXY_CLIENT_POLICY", "pooled")
         if policy not in ("pooled", "dedicated"):
             raise SettingsError("AUTHPROXY_CLIENT_POLICY", "must be 'pooled' or 'dedicated'")
-        store_url = env.get("AUTHPROXY_STORE") or "sqlite:///authproxy.db"
-        if not store_url.startswith(("sqlite:///", "dynamodb://")):
-            raise SettingsError("AUTHPROXY_STORE", "must be sqlite:///<path> or dynamodb://<table>")
-        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or match["region"]
+        region = config.region(env, pool_region)
         cognito_issuer = (
-            _url(env, "COGNITO_ISSUER") or f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
+            config.url(env, "COGNITO_ISSUER")
+            or f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
         )
         return cls(
             issuer=issuer,
             user_pool_id=pool_id,
             region=region,
             cognito_issuer=cognito_issuer,
-            jwks_url=_url(env, "JWKS_URL") or f"{cognito_issuer}/.well-known/jwks.json",
-            cognito_domain=_url(env, "COGNITO_DOMAIN", required=True),
+            jwks_url=config.url(env, "JWKS_URL") or f"{cognito_issuer}/.well-known/jwks.json",
+            cognito_domain=config.url(env, "COGNITO_DOMAIN", needed=True),
             resources=_resources(env),
             secret_key=secret_key,
             secret_arn=secret_arn,
-            cognito_endpoint=_url(env, "COGNITO_ENDPOINT") or None,
-            store_url=store_url,
+            cognito_endpoint=config.url(env, "COGNITO_ENDPOINT") or None,
+            store_url=_store_url(env, "sqlite:///authproxy.db"),
             client_policy=policy,  # type: ignore[arg-type]  # checked above
-            max_backing_clients=_int(env, "AUTHPROXY_MAX_BACKING_CLIENTS", 900, low=1),
+            max_backing_clients=config.integer(env, "AUTHPROXY_MAX_BACKING_CLIENTS", 900, low=1),
             allowed_redirect_hosts=_hosts(env, "AUTHPROXY_ALLOWED_REDIRECT_HOSTS"),
             trusted_redirect_hosts=_hosts(env, "AUTHPROXY_TRUSTED_REDIRECT_HOSTS"),
-            identity_providers=tuple(
-                p.strip()
-                for p in env.get("AUTHPROXY_IDENTITY_PROVIDERS", "COGNITO").split(",")
-                if p.strip()
-            )
-            or ("COGNITO",),
-            resource_binding=_bool(env, "AUTHPROXY_RESOURCE_BINDING"),
-            cimd=_bool(env, "AUTHPROXY_CIMD", default=True),
-            cimd_allow_loopback=_bool(env, "AUTHPROXY_CIMD_ALLOW_LOOPBACK"),
-            upstream_timeout=float(_int(env, "AUTHPROXY_UPSTREAM_TIMEOUT", 10, low=1)),
-            log_level=_log_level(env),
+            identity_providers=config.items(env, "AUTHPROXY_IDENTITY_PROVIDERS") or ("COGNITO",),
+            resource_binding=config.boolean(env, "AUTHPROXY_RESOURCE_BINDING"),
+            cimd=config.boolean(env, "AUTHPROXY_CIMD", default=True),
+            cimd_allow_loopback=config.boolean(env, "AUTHPROXY_CIMD_ALLOW_LOOPBACK"),
+            upstream_timeout=float(config.integer(env, "AUTHPROXY_UPSTREAM_TIMEOUT", 10, low=1)),
+            log_level=config.log_level(env, "AUTHPROXY_LOG_LEVEL"),
         )
 
 
@@ -173,78 +156,31 @@ class OperatorSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> OperatorSettings:
         env = os.environ if environ is None else environ
-        pool_id = _required(env, "USER_POOL_ID")
-        match = _POOL_ID.match(pool_id)
-        if not match:
-            raise SettingsError("USER_POOL_ID", f"{pool_id!r} is not a Cognito user pool id")
-        store_url = _required(env, "AUTHPROXY_STORE")
-        if not store_url.startswith(("sqlite:///", "dynamodb://")):
-            raise SettingsError("AUTHPROXY_STORE", "must be sqlite:///<path> or dynamodb://<table>")
+        pool_id, pool_region = config.user_pool(env)
         return cls(
             user_pool_id=pool_id,
-            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or match["region"],
-            store_url=store_url,
-            cognito_endpoint=_url(env, "COGNITO_ENDPOINT") or None,
+            region=config.region(env, pool_region),
+            store_url=_store_url(env, None),
+            cognito_endpoint=config.url(env, "COGNITO_ENDPOINT") or None,
         )
 
 
-def _required(env: Mapping[str, str], name: str) -> str:
-    value = env.get(name, "").strip()
-    if not value:
-        raise SettingsError(name, "is required")
-    return value
-
-
-def _url(env: Mapping[str, str], name: str, *, required: bool = False) -> str:
-    value = _required(env, name) if required else env.get(name, "").strip()
-    if not value:
-        return ""
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise SettingsError(name, f"{value!r} is not an absolute http(s) URL")
-    if parts.query or parts.fragment:
-        raise SettingsError(name, "must not have a query or fragment")
-    return value.rstrip("/")
-
-
-def _int(env: Mapping[str, str], name: str, default: int, *, low: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(name, f"{raw!r} is not a whole number") from None
-    if value < low:
-        raise SettingsError(name, f"must be at least {low}")
-    return value
-
-
-def _bool(env: Mapping[str, str], name: str, *, default: bool = False) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("0", "false", "no", "off"):
-        return False
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    raise SettingsError(name, f"{raw!r} is not true or false")
+def _store_url(env: Mapping[str, str], default: str | None) -> str:
+    url = env.get("AUTHPROXY_STORE", "").strip() or default
+    if url is None:
+        raise SettingsError("AUTHPROXY_STORE", "is required")
+    if not url.startswith(("sqlite:///", "dynamodb://")):
+        raise SettingsError("AUTHPROXY_STORE", "must be sqlite:///<path> or dynamodb://<table>")
+    return url
 
 
 def _hosts(env: Mapping[str, str], name: str) -> frozenset[str]:
-    return frozenset(h.strip().lower() for h in env.get(name, "").split(",") if h.strip())
-
-
-def _log_level(env: Mapping[str, str]) -> str:
-    level = env.get("AUTHPROXY_LOG_LEVEL", "INFO").upper()
-    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        raise SettingsError("AUTHPROXY_LOG_LEVEL", "must be DEBUG, INFO, WARNING or ERROR")
-    return level
+    return frozenset(host.lower() for host in config.items(env, name))
 
 
 def _resources(env: Mapping[str, str]) -> tuple[ProtectedResource, ...]:
     name = "AUTHPROXY_RESOURCES"
-    raw = _required(env, name)
+    raw = config.required(env, name)
     try:
         items = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -264,7 +200,7 @@ def _resources(env: Mapping[str, str]) -> tuple[ProtectedResource, ...]:
         if not isinstance(scopes, list) or not scopes:
             raise SettingsError(name, f"{where}: 'scopes' must be a non-empty list")
         for scope in scopes:
-            if not isinstance(scope, str) or not _SCOPE_NAME.match(scope):
+            if not isinstance(scope, str) or not SCOPE_NAME.match(scope):
                 raise SettingsError(name, f"{where}: {scope!r} is not a Cognito scope name")
         defaults = item.get("default_scopes", scopes[:1])
         if not isinstance(defaults, list) or not set(defaults) <= set(scopes):

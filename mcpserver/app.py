@@ -13,14 +13,16 @@ does per invocation; a composing host must enter it).
 
 from __future__ import annotations
 
+from typing import Any
+
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
+from starlette.types import Scope
 
 from mcpserver.auth import BearerAuthMiddleware, CognitoTokenVerifier
 from mcpserver.jwks import KeySource, RemoteJWKS, StaticJWKS
-from mcpserver.logs import RequestLogMiddleware
 from mcpserver.metadata import (
     WELL_KNOWN,
     metadata_endpoint,
@@ -32,6 +34,7 @@ from mcpserver.server import DESTRUCTIVE_TOOLS, build_server
 from mcpserver.sessions import SessionBindingMiddleware, SessionIds
 from mcpserver.settings import Settings
 from mcpserver.transport import StatelessTransport
+from servicekit import logs
 
 
 def key_source(settings: Settings) -> KeySource:
@@ -41,8 +44,15 @@ def key_source(settings: Settings) -> KeySource:
     return RemoteJWKS(settings.jwks_url)
 
 
+def subject_of(scope: Scope) -> dict[str, Any]:
+    """The authenticated subject, for the access log (set by the bearer middleware)."""
+    token = getattr(scope.get("user"), "access_token", None)
+    return {"subject": getattr(token, "subject", None)}
+
+
 def create_app(settings: Settings) -> Starlette:
     """Build the MCP resource server for ``settings``."""
+    logs.configure("mcpserver", settings.log_level, libraries=("mcp", "mangum"))
     verifier = CognitoTokenVerifier(
         issuer=settings.cognito_issuer,
         resource=settings.mcp_url,
@@ -80,6 +90,8 @@ def create_app(settings: Settings) -> Starlette:
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(RequestLogMiddleware)],
+        middleware=[
+            Middleware(logs.RequestLogMiddleware, logger="mcpserver.access", describe=subject_of)
+        ],
         lifespan=transport.lifespan,
     )

@@ -6,10 +6,7 @@ init phase, which SnapStart snapshots, and every warm invocation reuses it.
 
 from __future__ import annotations
 
-from mcpserver import logs
 from mcpserver.aws_lambda import build_handler
 from mcpserver.settings import Settings
 
-settings = Settings.from_env()
-logs.configure(settings.log_level)
-handler = build_handler(settings)
+handler = build_handler(Settings.from_env())

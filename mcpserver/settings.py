@@ -14,23 +14,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from servicekit import env as config
+from servicekit.env import POOL_ID, SCOPE_NAME, SettingsError, origin_of
+
+__all__ = ["Settings", "SettingsError", "origin_of"]
+
 MIN_SECRET_LENGTH = 32
 DESTRUCTIVE_SCOPE = "write"
 
-_REGION = r"(?P<region>[a-z]{2}(-[a-z]+)+-\d)"
-_POOL_ID = re.compile(rf"^{_REGION}_[0-9A-Za-z]+$")
-_COGNITO_ISSUER_HOST = re.compile(rf"^cognito-idp\.{_REGION}\.amazonaws\.com$")
-# Cognito resource-server scope names: printable ASCII without '/', '"' or '\'.
-_SCOPE_NAME = re.compile(r"^[\x21\x23-\x2E\x30-\x5B\x5D-\x7E]{1,256}$")
-_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-
-
-class SettingsError(ValueError):
-    """A configuration variable is missing or malformed; the message names it."""
-
-    def __init__(self, variable: str, problem: str) -> None:
-        super().__init__(f"{variable}: {problem}")
-        self.variable = variable
+_COGNITO_ISSUER_HOST = re.compile(
+    r"^cognito-idp\.(?P<region>[a-z]{2}(-[a-z]+)+-\d)\.amazonaws\.com$"
+)
 
 
 @dataclass(frozen=True)
@@ -82,12 +76,12 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Build and validate the settings; reads ``MCP_SESSION_SECRET_ARN`` once if it is set."""
         env = os.environ if environ is None else environ
-        mcp_url = _url(env, "MCP_URL", required=True)
+        mcp_url = config.url(env, "MCP_URL", needed=True)
         pool_id = env.get("USER_POOL_ID", "").strip()
-        pool = _POOL_ID.match(pool_id)
+        pool = POOL_ID.match(pool_id)
         if pool_id and not pool:
             raise SettingsError("USER_POOL_ID", f"{pool_id!r} is not a Cognito user pool id")
-        cognito_issuer = _url(env, "COGNITO_ISSUER")
+        cognito_issuer = config.url(env, "COGNITO_ISSUER")
         issuer_host = _COGNITO_ISSUER_HOST.match(urlsplit(cognito_issuer).netloc)
         region = (
             env.get("AWS_REGION", "").strip()
@@ -107,55 +101,26 @@ class Settings:
         host = urlsplit(mcp_url).netloc
         return cls(
             mcp_url=mcp_url,
-            issuer=_url(env, "ISSUER", required=True),
+            issuer=config.url(env, "ISSUER", needed=True),
             cognito_issuer=cognito_issuer,
-            jwks_url=_url(env, "JWKS_URL") or f"{cognito_issuer}/.well-known/jwks.json",
+            jwks_url=config.url(env, "JWKS_URL") or f"{cognito_issuer}/.well-known/jwks.json",
             region=region,
             session_secret=_session_secret(env),
             scopes=_scopes(env),
             jwks_file=jwks_file,
-            allowed_client_ids=frozenset(_list(env, "MCP_ALLOWED_CLIENT_IDS")) or None,
-            allowed_hosts=_list(env, "MCP_ALLOWED_HOSTS") or (host,),
-            allowed_origins=_list(env, "MCP_ALLOWED_ORIGINS") or (origin_of(mcp_url),),
+            allowed_client_ids=frozenset(config.items(env, "MCP_ALLOWED_CLIENT_IDS")) or None,
+            allowed_hosts=config.items(env, "MCP_ALLOWED_HOSTS") or (host,),
+            allowed_origins=config.items(env, "MCP_ALLOWED_ORIGINS") or (origin_of(mcp_url),),
             resource_name=env.get("MCP_RESOURCE_NAME", "").strip() or "AWS tools",
-            log_level=_log_level(env),
+            log_level=config.log_level(env, "MCP_LOG_LEVEL"),
         )
-
-
-def origin_of(url: str) -> str:
-    """The RFC 6454 origin (``scheme://host[:port]``) of an absolute URL."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def _required(env: Mapping[str, str], name: str) -> str:
-    value = env.get(name, "").strip()
-    if not value:
-        raise SettingsError(name, "is required")
-    return value
-
-
-def _url(env: Mapping[str, str], name: str, *, required: bool = False) -> str:
-    value = _required(env, name) if required else env.get(name, "").strip()
-    if not value:
-        return ""
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise SettingsError(name, f"{value!r} is not an absolute http(s) URL")
-    if parts.query or parts.fragment:
-        raise SettingsError(name, "must not have a query or fragment")
-    return value.rstrip("/")
-
-
-def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
-    return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
 
 
 def _scopes(env: Mapping[str, str]) -> tuple[str, ...]:
     raw = env.get("MCP_SCOPES", "").strip() or "read,write"
     names = tuple(dict.fromkeys(name.strip() for name in raw.split(",") if name.strip()))
     for name in names:
-        if not _SCOPE_NAME.match(name):
+        if not SCOPE_NAME.match(name):
             raise SettingsError("MCP_SCOPES", f"{name!r} is not a Cognito scope name")
     if DESTRUCTIVE_SCOPE not in names:
         raise SettingsError("MCP_SCOPES", f"must include {DESTRUCTIVE_SCOPE!r} (destructive tools)")
@@ -171,30 +136,12 @@ def _session_secret(env: Mapping[str, str]) -> str:
         raise SettingsError(
             "MCP_SESSION_SECRET", "set it (or MCP_SESSION_SECRET_ARN) to a random key"
         )
-    name = "MCP_SESSION_SECRET"
     if not secret:
-        name = "MCP_SESSION_SECRET_ARN"
-        secret = _read_secret(arn)
+        return config.read_secret(arn, "MCP_SESSION_SECRET_ARN", min_length=MIN_SECRET_LENGTH)
     if len(secret) < MIN_SECRET_LENGTH:
-        raise SettingsError(name, f"must be at least {MIN_SECRET_LENGTH} characters")
-    return secret
-
-
-def _read_secret(arn: str) -> str:
-    """Fetch the session key from AWS Secrets Manager (once per cold start)."""
-    import boto3  # deferred: most deployments set the key directly and skip boto3's import cost
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    # An ARN names its region (arn:aws:secretsmanager:<region>:…); a bare name uses the default.
-    parts = arn.split(":")
-    region = parts[3] if len(parts) > 3 and parts[0] == "arn" else None
-    try:
-        response = boto3.client("secretsmanager", region_name=region).get_secret_value(SecretId=arn)
-    except (BotoCoreError, ClientError) as exc:
-        raise SettingsError("MCP_SESSION_SECRET_ARN", f"cannot be read ({exc})") from None
-    secret = response.get("SecretString")
-    if not secret:
-        raise SettingsError("MCP_SESSION_SECRET_ARN", "holds no SecretString")
+        raise SettingsError(
+            "MCP_SESSION_SECRET", f"must be at least {MIN_SECRET_LENGTH} characters"
+        )
     return secret
 
 
@@ -206,10 +153,3 @@ def _check_jwks_file(path: str) -> None:
         raise SettingsError("MCP_JWKS_FILE", f"cannot be read as JSON ({exc})") from None
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
         raise SettingsError("MCP_JWKS_FILE", "is not a JWK Set (RFC 7517 §5)")
-
-
-def _log_level(env: Mapping[str, str]) -> str:
-    level = env.get("MCP_LOG_LEVEL", "").strip().upper() or "INFO"
-    if level not in _LOG_LEVELS:
-        raise SettingsError("MCP_LOG_LEVEL", "must be DEBUG, INFO, WARNING or ERROR")
-    return level

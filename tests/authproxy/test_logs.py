@@ -1,23 +1,23 @@
 """Logs are JSON with a request id and never contain a token, code, verifier or secret, through a
 whole sign-in: registration, consent, login, code exchange, refresh and revocation."""
 
+import contextlib
 import io
 import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from authproxy.logs import JSONFormatter
+from servicekit.logs import JSONFormatter
 from support.oauth import obtain_code, token_request
 from support.stack import Stack, local_stack
 
 REDIRECT = "http://localhost:8300/callback"
 
 
-@pytest.fixture
+@contextlib.contextmanager
 def captured() -> Iterator[io.StringIO]:
+    """Also write the deployables' records here (they configure their own handlers first)."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JSONFormatter())
@@ -29,14 +29,14 @@ def captured() -> Iterator[io.StringIO]:
         logger.removeHandler(handler)
 
 
-def test_a_whole_sign_in_logs_no_secret(tmp_path: Path, captured: io.StringIO) -> None:
-    with local_stack(tmp_path) as stack:
+def test_a_whole_sign_in_logs_no_secret(tmp_path: Path) -> None:
+    with local_stack(tmp_path) as stack, captured() as logs:
         secrets = sign_in_everything(stack)
-    lines = captured.getvalue().splitlines()
+    lines = logs.getvalue().splitlines()
     assert len(lines) >= 9  # two registration events and seven requests
     entries = [json.loads(line) for line in lines]
     assert all(e["request_id"] != "-" for e in entries if e["logger"] == "authproxy.access")
-    everything = captured.getvalue()
+    everything = logs.getvalue()
     for name, value in secrets.items():
         assert value not in everything, f"the {name} appears in the logs"
 

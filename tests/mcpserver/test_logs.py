@@ -1,7 +1,6 @@
 import io
 import json
 import logging
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,9 +8,10 @@ import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
+from mcpserver.app import subject_of
 from mcpserver.auth import BearerAuthMiddleware, CognitoTokenVerifier
 from mcpserver.jwks import RemoteJWKS
-from mcpserver.logs import JSONFormatter, RequestLogMiddleware
+from servicekit.logs import JSONFormatter, RequestLogMiddleware
 
 
 @pytest.fixture
@@ -44,7 +44,9 @@ async def test_requests_are_logged_as_json_with_their_id_and_no_token(
         keys=RemoteJWKS(jwks_server.url),
     )
     app = RequestLogMiddleware(
-        BearerAuthMiddleware(ok, verifier, resource_metadata_url="https://x/.well-known/y")
+        BearerAuthMiddleware(ok, verifier, resource_metadata_url="https://x/.well-known/y"),
+        logger="mcpserver.access",
+        describe=subject_of,
     )
     expired = tokens.access(exp=1)
     valid = tokens.access()
@@ -70,14 +72,3 @@ async def test_requests_are_logged_as_json_with_their_id_and_no_token(
     assert access[1]["subject"] == "7f1e9c2a-0000-4000-8000-00000000d3e0"
     assert refusal["request_id"] == access[0]["request_id"]
     assert access[0]["request_id"]
-
-
-def test_exceptions_are_part_of_the_json_line() -> None:
-    try:
-        raise ValueError("boom")
-    except ValueError:
-        record = logging.LogRecord("mcpserver", logging.ERROR, __file__, 1, "failed", (), None)
-        record.exc_info = sys.exc_info()
-    line = json.loads(JSONFormatter().format(record))
-    assert line["message"] == "failed"
-    assert "ValueError: boom" in line["exception"]

@@ -1,0 +1,120 @@
+"""Reading and validating settings from the environment; every error names its variable."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+POOL_ID = re.compile(r"^(?P<region>[a-z]{2}(-[a-z]+)+-\d)_[0-9A-Za-z]+$")
+# Cognito scope names: no '/', '"' or '\' (resource-server scope name rules).
+SCOPE_NAME = re.compile(r"^[\x21\x23-\x2E\x30-\x5B\x5D-\x7E]{1,256}$")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class SettingsError(ValueError):
+    """A configuration variable is missing or malformed; the message starts with its name."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+def required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise SettingsError(name, "is required")
+    return value
+
+
+def url(env: Mapping[str, str], name: str, *, needed: bool = False) -> str:
+    """An absolute http(s) URL without query or fragment, trailing slash removed; "" if unset."""
+    value = required(env, name) if needed else env.get(name, "").strip()
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(name, f"{value!r} is not an absolute http(s) URL")
+    if parts.query or parts.fragment:
+        raise SettingsError(name, "must not have a query or fragment")
+    return value.rstrip("/")
+
+
+def integer(env: Mapping[str, str], name: str, default: int, *, low: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(name, f"{raw!r} is not a whole number") from None
+    if value < low:
+        raise SettingsError(name, f"must be at least {low}")
+    return value
+
+
+def boolean(env: Mapping[str, str], name: str, *, default: bool = False) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise SettingsError(name, f"{raw!r} is not true or false")
+
+
+def items(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list, blanks dropped."""
+    return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
+
+
+def log_level(env: Mapping[str, str], name: str) -> str:
+    level = env.get(name, "INFO").strip().upper() or "INFO"
+    if level not in LOG_LEVELS:
+        raise SettingsError(name, f"must be one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
+def user_pool(env: Mapping[str, str], name: str = "USER_POOL_ID") -> tuple[str, str]:
+    """The pool id and the region it names."""
+    pool_id = required(env, name)
+    match = POOL_ID.match(pool_id)
+    if not match:
+        raise SettingsError(name, f"{pool_id!r} is not a Cognito user pool id")
+    return pool_id, match["region"]
+
+
+def region(env: Mapping[str, str], default: str) -> str:
+    """Lambda sets AWS_REGION to the function's region; elsewhere it may be unset."""
+    return env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or default
+
+
+def origin_of(value: str) -> str:
+    """The RFC 6454 origin (``scheme://host[:port]``) of an absolute URL."""
+    parts = urlsplit(value)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def read_secret(arn: str, variable: str, *, min_length: int) -> str:
+    """A key held in AWS Secrets Manager, read once per cold start.
+
+    The region comes from the ARN (``arn:aws:secretsmanager:<region>:…``); a bare name uses the
+    default region.
+    """
+    import boto3  # deferred: deployments that set the key directly skip boto3's import cost
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    parts = arn.split(":")
+    in_region = parts[3] if len(parts) > 3 and parts[0] == "arn" else None
+    try:
+        client = boto3.client("secretsmanager", region_name=in_region)
+        response = client.get_secret_value(SecretId=arn)
+    except (BotoCoreError, ClientError) as exc:
+        raise SettingsError(variable, f"cannot be read ({exc})") from None
+    secret = response.get("SecretString")
+    if not secret:
+        raise SettingsError(variable, "holds no SecretString")
+    if len(secret) < min_length:
+        raise SettingsError(variable, f"the secret must be at least {min_length} characters")
+    return str(secret)

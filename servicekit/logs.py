@@ -1,0 +1,123 @@
+"""Structured JSON logs, one object per line, each carrying the id of its request.
+
+Fields: ``time``, ``level``, ``logger``, ``message``, ``request_id`` and whatever the call passed
+as ``extra``. The access log records method, path, status and duration, never the query string,
+headers or body, where codes, state and tokens travel. Callers log outcomes and identifiers, never
+credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
+from typing import Any
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+# Headers a front door sets to identify the request; the first present is reused, so the logs of
+# the load balancer, the gateway and the function can be joined.
+REQUEST_ID_HEADERS = ("x-request-id", "x-amzn-requestid", "x-amzn-trace-id")
+_RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+
+
+class JSONFormatter(logging.Formatter):
+    """Render a record as one JSON object."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        document: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": request_id.get(),
+        }
+        document.update((k, v) for k, v in record.__dict__.items() if k not in _RESERVED)
+        if record.exc_info:
+            document["exception"] = self.formatException(record.exc_info)
+        return json.dumps(document, default=str)
+
+
+def configure(package: str, level: str, libraries: Iterable[str] = ()) -> None:
+    """Write ``package``'s records, and the ``libraries``' warnings, to stderr as JSON.
+
+    Libraries that log every Lambda invocation at INFO (the MCP SDK, Mangum) are kept to warnings
+    unless ``level`` is DEBUG. Idempotent: a warm Lambda or a test may call it again.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JSONFormatter())
+    library_level = level if level == "DEBUG" else "WARNING"
+    for name, logger_level in ((package, level), *((lib, library_level) for lib in libraries)):
+        logger = logging.getLogger(name)
+        logger.handlers = [handler]
+        logger.setLevel(logger_level)
+        # The host (uvicorn, the Lambda runtime, the dev stack) may log the root logger its own
+        # way; these records are written once, as JSON.
+        logger.propagate = False
+
+
+def _request_id(scope: Scope) -> str:
+    """Lambda's request id under Mangum, else the front door's, else a new one."""
+    lambda_context = scope.get("aws.context")
+    if getattr(lambda_context, "aws_request_id", None):
+        return str(lambda_context.aws_request_id)
+    headers = Headers(scope=scope)
+    found = next((headers[name] for name in REQUEST_ID_HEADERS if name in headers), "")
+    cleaned = "".join(ch for ch in found[:128] if ch.isalnum() or ch in "-_.:=;")
+    return cleaned or uuid.uuid4().hex
+
+
+class RequestLogMiddleware:
+    """Assigns the request id, returns it as ``X-Request-Id``, and writes one access log line.
+
+    ``describe`` adds fields of the caller's choosing (e.g. the authenticated subject) from the
+    ASGI scope once the request is answered.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        logger: str,
+        describe: Callable[[Scope], dict[str, Any]] | None = None,
+    ) -> None:
+        self.app = app
+        self.log = logging.getLogger(logger)
+        self.describe = describe
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = _request_id(scope)
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            self.log.info(
+                "request",
+                extra={
+                    "method": scope.get("method"),
+                    "path": scope.get("path"),
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    **(self.describe(scope) if self.describe else {}),
+                },
+            )
+            request_id.reset(token)

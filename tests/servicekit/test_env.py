@@ -1,0 +1,61 @@
+"""Reading settings from the environment: every refusal names the variable."""
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from servicekit import env as config
+from servicekit.env import SettingsError
+
+
+def refused(variable: str) -> pytest.RaisesExc:
+    return pytest.raises(SettingsError, match=f"^{variable}: ")
+
+
+def test_urls() -> None:
+    assert config.url({"U": "https://a.example/x/"}, "U") == "https://a.example/x"
+    assert config.url({}, "U") == ""
+    for bad in ("a.example", "ftp://a.example", "https://a.example/?q=1", "https://a/#f"):
+        with refused("U"):
+            config.url({"U": bad}, "U")
+    with refused("U"):
+        config.url({}, "U", needed=True)
+
+
+def test_numbers_booleans_lists_levels() -> None:
+    assert config.integer({"N": " 7 "}, "N", 1, low=1) == 7
+    assert config.integer({}, "N", 3, low=1) == 3
+    with refused("N"):
+        config.integer({"N": "x"}, "N", 1, low=1)
+    with refused("N"):
+        config.integer({"N": "0"}, "N", 1, low=1)
+    assert config.boolean({"B": "Yes"}, "B") is True
+    assert config.boolean({}, "B", default=True) is True
+    with refused("B"):
+        config.boolean({"B": "maybe"}, "B")
+    assert config.items({"L": " a, ,b "}, "L") == ("a", "b")
+    assert config.log_level({"LVL": "debug"}, "LVL") == "DEBUG"
+    with refused("LVL"):
+        config.log_level({"LVL": "loud"}, "LVL")
+
+
+def test_user_pool_and_region() -> None:
+    assert config.user_pool({"USER_POOL_ID": "eu-west-1_Abc"}) == ("eu-west-1_Abc", "eu-west-1")
+    with refused("USER_POOL_ID"):
+        config.user_pool({"USER_POOL_ID": "not-a-pool"})
+    assert config.region({"AWS_REGION": "us-east-2"}, "eu-west-1") == "us-east-2"
+    assert config.region({}, "eu-west-1") == "eu-west-1"
+
+
+def test_secrets_manager(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        client = boto3.client("secretsmanager", region_name="eu-west-1")
+        arn = client.create_secret(Name="key", SecretString="k" * 40)["ARN"]
+        short = client.create_secret(Name="short", SecretString="k")["ARN"]
+        assert config.read_secret(arn, "V", min_length=32) == "k" * 40
+        with refused("V"):
+            config.read_secret(short, "V", min_length=32)
+        with refused("V"):
+            config.read_secret(arn.replace(":key", ":missing"), "V", min_length=32)
