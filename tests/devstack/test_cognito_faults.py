@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import boto3
 import httpx
 import pytest
@@ -120,14 +123,17 @@ def test_admin_error_is_internal_error_exception(standin, flow):
 
 def test_delays_outlast_the_callers_timeout_and_end_when_the_stand_in_stops(make_flow):
     slow = CognitoStandIn().start()
+    answers: list[int] = []
+
+    def patient_call() -> None:
+        answers.append(httpx.post(f"{slow.domain}/oauth2/token", timeout=60).status_code)
+
+    patient = threading.Thread(target=patient_call)
     try:
-        slow_flow = make_flow(slow)
-        client = slow_flow.client()
-        slow.inject_fault(path="/oauth2/token", kind="delay", seconds=120)
+        pool_id = make_flow(slow).pool.pool_id
+        slow.inject_fault(path="/oauth2/token", kind="delay", seconds=120, count=2)
         with pytest.raises(httpx.ReadTimeout):
-            httpx.post(
-                f"{slow.domain}/oauth2/token", data={"grant_type": "refresh_token"}, timeout=0.5
-            )
+            httpx.post(f"{slow.domain}/oauth2/token", timeout=0.5)
         slow.inject_fault(action="ListUserPoolClients", kind="delay", seconds=120)
         impatient = boto3.client(
             "cognito-idp",
@@ -138,8 +144,16 @@ def test_delays_outlast_the_callers_timeout_and_end_when_the_stand_in_stops(make
             config=Config(read_timeout=0.5, retries={"total_max_attempts": 1}),
         )
         with pytest.raises(ReadTimeoutError):
-            impatient.list_user_pool_clients(UserPoolId=slow_flow.pool.pool_id, MaxResults=10)
-        assert client["ClientId"]
+            impatient.list_user_pool_clients(UserPoolId=pool_id, MaxResults=10)
+        patient.start()
+        # The patient request has arrived once it has used up the token delay.
+        for _ in range(1000):
+            if not any(fault.path for fault in slow.state.faults.active()):
+                break
+            time.sleep(0.01)
     finally:
         slow.stop()
+    patient.join(30)
     assert not slow.running
+    # The request still waiting when the stand-in stopped got a real answer, not a reset.
+    assert answers == [400]

@@ -3,8 +3,8 @@
 A fault targets either a managed-login path (``/oauth2/token``) or an admin API action
 (``CreateUserPoolClient``). It is consumed by the next ``count`` matching requests, or by every
 one until cleared when ``count`` is ``None``. The registry is shared by the admin API's threads and
-the managed-login event loop, hence the lock; ``stopping`` lets a pending ``delay`` end at once
-when the stand-in stops.
+the managed-login event loop, hence the lock. Stopping the stand-in ends pending delays at once:
+admin API ones through ``stopping``, managed-login ones through ``FaultInjection``.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ JavaScript, so a headless browser and an HTTP client can both sign in: ``GET /lo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import json
 import secrets
@@ -265,6 +266,20 @@ class FaultInjection:
     def __init__(self, app: ASGIApp, state: StandInState) -> None:
         self.app = app
         self.state = state
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._released = asyncio.Event()
+
+    def release_delays(self) -> None:
+        """End every pending delay now (called from the stopping thread)."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._released.set)
+
+    async def _delay(self, seconds: float) -> None:
+        # A delay ends early when the stand-in stops, so the request completes and the server
+        # shuts down gracefully instead of cancelling it mid-flight.
+        self._loop = asyncio.get_running_loop()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._released.wait(), seconds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         fault = None
@@ -274,8 +289,7 @@ class FaultInjection:
             await self.app(scope, receive, send)
             return
         if fault.kind == "delay":
-            # Waits in a worker thread so stopping the stand-in ends the delay at once.
-            await asyncio.to_thread(self.state.faults.stopping.wait, fault.seconds)
+            await self._delay(fault.seconds)
             await self.app(scope, receive, send)
             return
         response: Response
@@ -286,8 +300,8 @@ class FaultInjection:
         await response(scope, receive, send)
 
 
-def managed_login_app(state: StandInState) -> ASGIApp:
-    """The managed-login domain as an ASGI application."""
+def managed_login_app(state: StandInState) -> FaultInjection:
+    """The managed-login domain as an ASGI application (faults applied first)."""
     endpoints = ManagedLogin(state)
     routes: list[Any] = [
         Route("/oauth2/authorize", endpoints.authorize, methods=["GET"]),

@@ -30,7 +30,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from devstack.cognito.admin import AdminApi
 from devstack.cognito.faults import parse_fault
 from devstack.cognito.issuer import IssuerDocuments
-from devstack.cognito.managed_login import managed_login_app
+from devstack.cognito.managed_login import FaultInjection, managed_login_app
 from devstack.cognito.state import DEFAULT_CLIENT_QUOTA, Options, StandInState
 
 _START_TIMEOUT_SECONDS = 10.0
@@ -94,6 +94,7 @@ class CognitoStandIn:
         )
         self._admin_server: BaseWSGIServer | None = None
         self._domain_server: uvicorn.Server | None = None
+        self._domain_app: FaultInjection | None = None
         self._threads: list[threading.Thread] = []
         self._stopped = False
         self._idp: Any = None
@@ -130,12 +131,14 @@ class CognitoStandIn:
         # 40 ms to every keep-alive request (uvicorn writes headers and body separately).
         domain_socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.state.domain_base = f"http://{self._url_host()}:{domain_socket.getsockname()[1]}"
+        self._domain_app = managed_login_app(self.state)
         config = uvicorn.Config(
-            managed_login_app(self.state),
+            self._domain_app,
             log_config=None,
             log_level="warning",
             access_log=False,
             lifespan="off",
+            timeout_graceful_shutdown=_JOIN_TIMEOUT_SECONDS,
         )
         self._domain_server = uvicorn.Server(config)
 
@@ -173,9 +176,10 @@ class CognitoStandIn:
             return
         self._stopped = True
         self.state.faults.stopping.set()
+        if self._domain_app is not None:
+            self._domain_app.release_delays()
         if self._domain_server is not None:
             self._domain_server.should_exit = True
-            self._domain_server.force_exit = True
         if self._admin_server is not None and self._threads:
             self._admin_server.shutdown()
         for thread in self._threads:
