@@ -1,0 +1,45 @@
+"""Cursor's use of the façade, as the requests it sends (the editor does not run here).
+
+Cursor registers by DCR only, with three redirect URIs in one registration: its private-use
+scheme, an https callback on cursor.com and a fixed localhost port. Refusing any one of them fails
+the whole registration, so all three must be accepted, and each must work at authorization.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from support.grant import authorization_code_grant
+from support.mcp_http import whoami
+from support.stack import Stack
+
+REDIRECT_URIS = (
+    "cursor://anysphere.cursor-mcp/oauth/callback",
+    "https://www.cursor.com/agents/mcp/oauth/callback",
+    "http://localhost:8787/callback",
+)
+
+
+@pytest.fixture(scope="module")
+def registration(dev: Stack) -> dict:
+    client = dev.register(
+        client_name="Cursor",
+        redirect_uris=list(REDIRECT_URIS),
+        grant_types=["authorization_code", "refresh_token"],
+        response_types=["code"],
+        token_endpoint_auth_method="none",
+    )
+    assert client["redirect_uris"] == list(REDIRECT_URIS)
+    return client
+
+
+@pytest.mark.parametrize("redirect_uri", REDIRECT_URIS)
+def test_signs_in_through_each_registered_redirect(
+    dev: Stack, registration: dict, redirect_uri: str
+) -> None:
+    grant = authorization_code_grant(
+        dev, registration, redirect_uri, scope=f"{dev.mcp_url}/read", resource=dev.mcp_url
+    )
+    assert grant.redirected_to == redirect_uri
+    assert grant.pages == ["consent", "login"]
+    assert whoami(dev, grant.tokens["access_token"])["username"] == dev["DEMO_USER"]
