@@ -16,6 +16,19 @@ issuer: ``<endpoint>/<pool id>`` serves ``/.well-known/openid-configuration`` an
 ``/login``, ``/logout``, ``/error``, ``/oauth2/token``, ``/oauth2/revoke``, ``/oauth2/userInfo``,
 and ``/_standin/faults``. Other AWS services moto knows are reachable on the endpoint too.
 
+Options: ``resource_binding`` (Cognito resource binding for every pool), ``token_ttl_override``
+(seconds, for every access and ID token), ``client_quota`` (app clients per pool) and ``clock``
+(move time instead of sleeping). A successful sign-in opens a managed-login session (cookie
+``cognito``, one hour): later authorize requests of the same pool skip the form unless
+``prompt=login``; ``prompt=none`` without one is ``login_required``; ``/logout`` ends it.
+``devstack.cognito.browser.sign_in`` walks the login with httpx.
+
+Faults: ``POST <domain>/_standin/faults`` with ``{"path": "/oauth2/token" | "action":
+"CreateUserPoolClient", "kind": "delay" | "throttle" | "error", "seconds": 15, "count": 1}``
+(``count`` null: until cleared), ``DELETE`` clears, ``GET`` lists; in-process
+``standin.inject_fault(...)`` / ``standin.clear_faults()``. Stopping the stand-in ends pending
+delays, and their requests are answered.
+
 Strict where Cognito is strict: callback URLs match exactly; S256 is the only PKCE method; codes
 are single-use and live 5 minutes; a confidential client must authenticate; scopes are limited to
 the client's; ``CreateUserPoolClient`` / ``UpdateUserPoolClient`` enforce Cognito's rules with its
