@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from support.oauth import obtain_code, token_request
+from support.grant import authorization_code_grant
 from support.stack import Stack, dev_stack
 
 # Seconds an access token lives on the `short_lived` stack: clients must refresh within a test.
@@ -30,20 +30,10 @@ def access_token(dev: Stack) -> str:
         token_endpoint_auth_method="none",
         grant_types=["authorization_code"],
     )
-    code, verifier, _ = obtain_code(dev, client, scope=f"{dev.mcp_url}/read", resource=dev.mcp_url)
-    response = token_request(
-        dev.issuer,
-        client,
-        {
-            "grant_type": "authorization_code",
-            "code": code,
-            "code_verifier": verifier,
-            "redirect_uri": redirect_uri,
-            "resource": dev.mcp_url,
-        },
+    grant = authorization_code_grant(
+        dev, client, redirect_uri, scope=f"{dev.mcp_url}/read", resource=dev.mcp_url
     )
-    assert response.status_code == 200, response.text
-    return str(response.json()["access_token"])
+    return str(grant.tokens["access_token"])
 
 
 @pytest.fixture
