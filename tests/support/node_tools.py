@@ -47,22 +47,18 @@ def package_bin(name: str, command: str, node_modules: Path = NODE_MODULES) -> P
 
 
 def run_node(
-    script: Path,
-    *args: str,
-    env: dict[str, str],
-    timeout: float,
-    cwd: Path = ROOT,
-    stdin: str | None = None,
+    script: Path, *args: str, env: dict[str, str], timeout: float
 ) -> subprocess.CompletedProcess[str]:
-    """``node SCRIPT ARGS``, killed after ``timeout`` seconds (a failure that shows its output)."""
+    """``node SCRIPT ARGS`` with empty stdin (no TTY: clients take their non-interactive paths),
+    killed after ``timeout`` seconds, which fails the test with the output so far."""
     try:
         return subprocess.run(
             [node(), str(script), *args],
-            input=stdin if stdin is not None else "",
+            input="",
             capture_output=True,
             text=True,
             timeout=timeout,
-            cwd=cwd,
+            cwd=ROOT,
             env=env,
             check=False,
         )
