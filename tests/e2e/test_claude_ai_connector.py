@@ -17,7 +17,7 @@ server's origin (design D7); the same sequence runs with those.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -48,10 +48,13 @@ class Endpoints:
     token: str
 
 
+def mcp_origin(stack: Stack) -> str:
+    return "{0.scheme}://{0.netloc}".format(urlsplit(stack.mcp_url))
+
+
 def discovered(stack: Stack) -> Endpoints:
     """Step 2: the root RFC 8414 document on the MCP server's origin."""
-    origin = "{0.scheme}://{0.netloc}".format(urlsplit(stack.mcp_url))
-    response = httpx.get(f"{origin}/.well-known/oauth-authorization-server")
+    response = httpx.get(f"{mcp_origin(stack)}/.well-known/oauth-authorization-server")
     assert response.status_code == 200, response.text
     metadata = response.json()
     assert "S256" in metadata["code_challenge_methods_supported"]
@@ -64,7 +67,7 @@ def discovered(stack: Stack) -> Endpoints:
 
 def synthesized(stack: Stack) -> Endpoints:
     """The fallback: the default paths on the MCP server's origin, no metadata read."""
-    origin = "{0.scheme}://{0.netloc}".format(urlsplit(stack.mcp_url))
+    origin = mcp_origin(stack)
     return Endpoints(f"{origin}/register", f"{origin}/authorize", f"{origin}/token")
 
 
@@ -168,7 +171,9 @@ def test_initialize_without_a_token_is_a_401_pointing_at_the_metadata(dev: Stack
 
 @pytest.mark.parametrize("auth_method", ["none", "client_secret_post"])
 @pytest.mark.parametrize("find_endpoints", [discovered, synthesized], ids=["metadata", "fallback"])
-def test_connects_and_lists_everything(dev: Stack, auth_method: str, find_endpoints: Any) -> None:
+def test_connects_and_lists_everything(
+    dev: Stack, auth_method: str, find_endpoints: Callable[[Stack], Endpoints]
+) -> None:
     tokens, person = connect(dev, find_endpoints(dev), auth_method)
     assert person.pages_seen == ["consent", "login"]
     lists = use(dev, tokens["access_token"])
