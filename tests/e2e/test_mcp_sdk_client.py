@@ -18,59 +18,13 @@ import httpx2
 from mcp.client import Client
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import (
-    AuthorizationCodeResult,
-    OAuthClientInformationFull,
-    OAuthClientMetadata,
-    OAuthToken,
-)
+from mcp.shared.auth import OAuthClientMetadata
 
-from support.person import Person
+from support.mcp_sdk import MemoryStorage, SignIn
 from support.stack import Stack
 
 # Nothing listens here: the person hands the redirect to the client instead of following it.
 REDIRECT_URI = "http://127.0.0.1:53690/callback"
-
-
-class MemoryStorage:
-    """The SDK's ``TokenStorage`` protocol, in memory."""
-
-    def __init__(self) -> None:
-        self.tokens: OAuthToken | None = None
-        self.client_info: OAuthClientInformationFull | None = None
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client_info
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client_info = client_info
-
-
-class SignIn:
-    """The client's redirect and callback handlers: a person signs in at each authorization URL."""
-
-    def __init__(self, person: Person) -> None:
-        self.person = person
-        self.authorization_urls: list[str] = []
-        self.callbacks: list[str] = []
-
-    async def redirect(self, authorization_url: str) -> None:
-        self.authorization_urls.append(authorization_url)
-        self.callbacks.append(
-            await anyio.to_thread.run_sync(self.person.sign_in, authorization_url)
-        )
-
-    async def callback(self) -> AuthorizationCodeResult:
-        query = {k: v[0] for k, v in parse_qs(urlsplit(self.callbacks[-1]).query).items()}
-        return AuthorizationCodeResult(
-            code=query["code"], state=query.get("state"), iss=query.get("iss")
-        )
 
 
 def launch_instance(dev: Stack) -> str:
