@@ -31,7 +31,7 @@ from starlette.authentication import AuthCredentials
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mcpserver.jsonrpc import BodyTooLarge, called_tools, read_body, replay, requests_in, send_json
+from mcpserver.jsonrpc import buffer_body, called_tools, requests_in, send_json
 from mcpserver.jwks import KeySetUnavailable, KeySource
 
 __all__ = [
@@ -217,12 +217,10 @@ class BearerAuthMiddleware:
             return
         needed = list(self.required_scopes)
         if self.tool_scopes and scope["method"] == "POST":
-            try:
-                body = await read_body(receive, self.max_body_size)
-            except BodyTooLarge:
-                await send_json(send, 413, {"error": "request body too large"})
+            buffered = await buffer_body(receive, send, self.max_body_size)
+            if buffered is None:
                 return
-            receive = replay(body, receive)
+            body, receive = buffered
             for tool in called_tools(requests_in(body)):
                 needed.extend(s for s in self.tool_scopes.get(tool, ()) if s not in needed)
 

@@ -51,6 +51,16 @@ def replay(body: bytes, receive: Receive) -> Receive:
     return replayed
 
 
+async def buffer_body(receive: Receive, send: Send, limit: int) -> tuple[bytes, Receive] | None:
+    """The body and a ``receive`` that replays it; None once a too-large body was answered 413."""
+    try:
+        body = await read_body(receive, limit)
+    except BodyTooLarge:
+        await send_json(send, 413, {"error": "request body too large"})
+        return None
+    return body, replay(body, receive)
+
+
 def requests_in(body: bytes) -> list[Mapping[str, Any]]:
     """The request and notification objects of a single message or a batch; ``[]`` if not JSON."""
     try:

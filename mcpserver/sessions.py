@@ -21,7 +21,7 @@ from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mcpserver.jsonrpc import BodyTooLarge, read_body, replay, requests_in, send_json
+from mcpserver.jsonrpc import buffer_body, requests_in, send_json
 
 logger = logging.getLogger(__name__)
 
@@ -101,12 +101,10 @@ class SessionBindingMiddleware:
             await self.app(scope, receive, send)
             return
 
-        try:
-            body = await read_body(receive, self.max_body_size)
-        except BodyTooLarge:
-            await send_json(send, 413, {"error": "request body too large"})
+        buffered = await buffer_body(receive, send, self.max_body_size)
+        if buffered is None:
             return
-        receive = replay(body, receive)
+        body, receive = buffered
         if not any(message["method"] == "initialize" for message in requests_in(body)):
             await self.app(scope, receive, send)
             return
