@@ -170,6 +170,7 @@ class Registrar:
         fingerprint = software_fingerprint(metadata, kind, client_id)
         dedicated = kind == "dcr" and self.settings.client_policy == "dedicated"
         backing = self._new_backing(metadata, fingerprint, dedicated)
+        created = int(time.time())
         registration = Registration(
             client_id=client_id,
             metadata=metadata,
@@ -178,6 +179,10 @@ class Registrar:
             kind=kind,
             client_secret_hash=digest(client_secret) if client_secret else None,
             registration_token_hash=digest(access_token) if access_token else None,
+            created_at=created,
+            # Most registrations are never used (clients re-register on every fresh connection):
+            # the store forgets those by itself.
+            expires_at=created + self.settings.unused_registration_days * 24 * 3600,
         )
         try:
             self.store.create_registration(registration)

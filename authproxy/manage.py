@@ -43,6 +43,7 @@ def summary(registration: Registration, backing: BackingClient | None) -> dict[s
         "policy": backing.policy if backing else "missing",
         "created": iso(registration.created_at),
         "last_used": iso(registration.last_used_at),
+        "expires": iso(registration.expires_at),
     }
 
 

@@ -65,6 +65,7 @@ class Settings:
     store_url: str = "sqlite:///authproxy.db"
     client_policy: ClientPolicy = "pooled"
     max_backing_clients: int = 900
+    unused_registration_days: int = 30
     allowed_redirect_hosts: frozenset[str] = frozenset()
     trusted_redirect_hosts: frozenset[str] = frozenset()
     identity_providers: tuple[str, ...] = ("COGNITO",)
@@ -132,6 +133,9 @@ class Settings:
             store_url=_store_url(env, "sqlite:///authproxy.db"),
             client_policy=policy,  # type: ignore[arg-type]  # checked above
             max_backing_clients=config.integer(env, "AUTHPROXY_MAX_BACKING_CLIENTS", 900, low=1),
+            unused_registration_days=config.integer(
+                env, "AUTHPROXY_UNUSED_REGISTRATION_DAYS", 30, low=1
+            ),
             allowed_redirect_hosts=_hosts(env, "AUTHPROXY_ALLOWED_REDIRECT_HOSTS"),
             trusted_redirect_hosts=_hosts(env, "AUTHPROXY_TRUSTED_REDIRECT_HOSTS"),
             identity_providers=config.items(env, "AUTHPROXY_IDENTITY_PROVIDERS") or ("COGNITO",),

@@ -36,6 +36,11 @@ class Registration:
     status: RegistrationStatus = "active"
     created_at: int = field(default_factory=now)
     last_used_at: int | None = None
+    #: Until first used: when the store may forget it (DynamoDB TTL deletes it then).
+    expires_at: int | None = None
+
+    def expired(self, at: int | None = None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now() if at is None else at)
 
     @property
     def redirect_uris(self) -> list[str]:
@@ -94,7 +99,8 @@ class StoreUnavailable(Exception):
 class Store(Protocol):
     """The registration store. Implementations: :mod:`.sqlite`, :mod:`.dynamodb`."""
 
-    def get_registration(self, client_id: str) -> Registration | None: ...
+    def get_registration(self, client_id: str) -> Registration | None:
+        """The registration, or None if unknown or expired unused."""
 
     def create_registration(self, registration: Registration) -> None:
         """Insert; raise :class:`StoreConflict` if the client id exists."""
@@ -105,9 +111,10 @@ class Store(Protocol):
     def delete_registration(self, client_id: str) -> None: ...
 
     def touch_registration(self, client_id: str, at: int) -> None:
-        """Record that the registration was used to obtain tokens."""
+        """Record that the registration was used to obtain tokens; it no longer expires."""
 
-    def list_registrations(self) -> list[Registration]: ...
+    def list_registrations(self) -> list[Registration]:
+        """Every row, expired ones included, for the operator's commands."""
 
     def registrations_for_backing(self, backing_client_id: str) -> list[Registration]: ...
 

@@ -40,8 +40,8 @@ def _is_conflict(exc: ClientError) -> bool:
 
 def _registration(item: dict[str, Any]) -> Registration:
     data = json.loads(item["data"]["S"])
-    if "last_used_at" in item:
-        data["last_used_at"] = int(item["last_used_at"]["N"])
+    for name in ("last_used_at", "expires_at"):
+        data[name] = int(item[name]["N"]) if name in item else None
     return Registration.from_dict(data)
 
 
@@ -121,20 +121,22 @@ class DynamoDBStore:
 
     def _registration_item(self, registration: Registration) -> dict[str, Any]:
         data = registration.to_dict()
-        last_used = data.pop("last_used_at")
+        # Kept as top-level numbers: touch updates one, and DynamoDB's TTL reads the other.
+        timestamps = {name: data.pop(name) for name in ("last_used_at", "expires_at")}
         item = {
             **_reg_key(registration.client_id),
             "gsi1pk": {"S": f"BACK#{registration.backing_client_id}"},
             "gsi1sk": {"S": f"REG#{registration.created_at:012d}#{registration.client_id}"},
             "data": {"S": json.dumps(data)},
         }
-        if last_used is not None:
-            item["last_used_at"] = {"N": str(last_used)}
+        item.update({k: {"N": str(v)} for k, v in timestamps.items() if v is not None})
         return item
 
     def get_registration(self, client_id: str) -> Registration | None:
         item = self._get(_reg_key(client_id))
-        return _registration(item) if item else None
+        registration = _registration(item) if item else None
+        # TTL deletes within days of expiry, not at it: an expired row still present is gone.
+        return None if registration is None or registration.expired() else registration
 
     def create_registration(self, registration: Registration) -> None:
         self._call(
@@ -156,7 +158,7 @@ class DynamoDBStore:
                 "update_item",
                 TableName=self.table,
                 Key=_reg_key(client_id),
-                UpdateExpression="SET last_used_at = :at",
+                UpdateExpression="SET last_used_at = :at REMOVE expires_at",
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeValues={":at": {"N": str(at)}},
             )

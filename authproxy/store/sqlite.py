@@ -69,7 +69,8 @@ class SQLiteStore:
 
     def get_registration(self, client_id: str) -> Registration | None:
         data = self._one("SELECT data FROM registrations WHERE client_id = ?", client_id)
-        return Registration.from_dict(json.loads(data)) if data else None
+        registration = Registration.from_dict(json.loads(data)) if data else None
+        return None if registration is None or registration.expired() else registration
 
     def create_registration(self, registration: Registration) -> None:
         self._write(
@@ -94,7 +95,8 @@ class SQLiteStore:
 
     def touch_registration(self, client_id: str, at: int) -> None:
         self._write(
-            "UPDATE registrations SET data = json_set(data, '$.last_used_at', ?) "
+            "UPDATE registrations "
+            "SET data = json_set(data, '$.last_used_at', ?, '$.expires_at', NULL) "
             "WHERE client_id = ?",
             at,
             client_id,

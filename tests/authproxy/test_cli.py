@@ -72,7 +72,9 @@ def test_list_shows_registrations_with_their_backing_clients(stack: Stack) -> No
     assert listed.returncode == 0, listed.stderr
     rows = {row["client_id"]: row for row in json.loads(listed.stdout)}
     assert rows[used["client_id"]]["last_used"] != "never"
+    assert rows[used["client_id"]]["expires"] == "never"  # used once: kept
     assert rows[unused["client_id"]]["last_used"] == "never"
+    assert rows[unused["client_id"]]["expires"].startswith("20")  # forgotten if never used
     clients = cognito(stack).list_user_pool_clients(UserPoolId=stack["USER_POOL_ID"], MaxResults=60)
     in_cognito = {c["ClientId"] for c in clients["UserPoolClients"]}
     for row in (rows[used["client_id"]], rows[unused["client_id"]]):

@@ -1,6 +1,7 @@
 """One suite, both stores: SQLite (one host, tests) and DynamoDB (AWS, here moto)."""
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import boto3
@@ -8,6 +9,7 @@ import pytest
 from moto import mock_aws
 
 from authproxy.store import BackingClient, Registration, Store, StoreConflict, open_store
+from authproxy.store.base import now
 from authproxy.store.dynamodb import DynamoDBStore, create_table
 
 
@@ -98,3 +100,18 @@ def test_backing_clients_and_the_fingerprint_lock(store: Store) -> None:
     assert store.count_backing() == 2
     store.create_backing(backing("b4", "fp"))  # the fingerprint is free again
     assert store.count_backing() == 3
+
+
+def test_unused_registrations_expire_and_first_use_keeps_them(store: Store) -> None:
+    soon = replace(registration("fresh"), expires_at=now() + 3600)
+    gone = replace(registration("stale"), expires_at=now() - 1)
+    store.create_registration(soon)
+    store.create_registration(gone)
+    assert store.get_registration("fresh") == soon
+    assert store.get_registration("stale") is None  # still a row until TTL or prune
+    assert {r.client_id for r in store.list_registrations()} == {"fresh", "stale"}
+    store.touch_registration("fresh", now())
+    used = store.get_registration("fresh")
+    assert used is not None
+    assert used.expires_at is None
+    assert used.last_used_at is not None
