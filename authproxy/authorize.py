@@ -240,6 +240,11 @@ async def authorize(request: Request) -> Response:
         return error_redirect(state, partial, exc)
     if _skip_consent(request, state, txn):
         return upstream_redirect(state, txn)
+    if "none" in txn.extra.get("prompt", "").split():
+        # OpenID Connect Core §3.1.2.6: no page may be shown, and consent is missing.
+        return error_redirect(
+            state, txn, OAuthError("consent_required", "this client is not yet approved")
+        )
     return _consent_form(state, registration, txn)
 
 

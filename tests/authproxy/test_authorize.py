@@ -121,6 +121,11 @@ def test_consent_page_names_client_host_and_resource(dev: Stack, client: dict) -
     assert "SameSite=lax" in response.headers["set-cookie"]
 
 
+def test_prompt_none_without_approval_is_consent_required(dev: Stack, client: dict) -> None:
+    url = authorize_url(dev.issuer, client["client_id"], REDIRECT, pkce()[1], prompt="none")
+    assert_error_redirect(dev, httpx.get(url), "consent_required")
+
+
 def test_consent_page_escapes_what_the_client_registered(dev: Stack) -> None:
     evil = dev.register(
         client_name='<script>alert("x")</script>',
