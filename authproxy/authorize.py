@@ -23,17 +23,19 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from . import consent
+from . import bodies, consent
 from .cimd import MetadataDocumentError, is_metadata_url
 from .errors import OAuthError
 from .pages import ConsentView, consent_page, error_page
-from .redirects import is_loopback, match_redirect_uri, redirect_host
+from .redirects import check_redirect_uri, is_loopback, match_redirect_uri, redirect_host
 from .resources import find_resource, resolve_grant
 from .sealing import EnvelopeError, Purpose
 from .state import AppState, app_state
 from .store import Registration
 
 log = logging.getLogger(__name__)
+
+CONSENT_FORM_LIMIT = 16 * 1024
 
 # Parameters the façade forwards to Cognito's authorization endpoint as they came.
 PASSTHROUGH = ("identity_provider", "idp_identifier", "login_hint", "prompt", "lang", "nonce")
@@ -76,11 +78,11 @@ class Transaction:
         return asdict(self)
 
     @classmethod
-    def from_payload(cls, payload: dict[str, Any]) -> Transaction:
+    def from_payload(cls, payload: dict[str, Any], purpose: Purpose) -> Transaction:
         try:
             return cls(**{**payload, "scopes": tuple(payload["scopes"])})
         except (KeyError, TypeError):
-            raise EnvelopeError(Purpose.STATE, expired=False) from None
+            raise EnvelopeError(purpose, expired=False) from None
 
 
 def with_query(uri: str, params: dict[str, str | None]) -> str:
@@ -137,6 +139,10 @@ def _trusted_redirect(registration: Registration, params: QueryParams) -> tuple[
     if len(values) > 1:
         raise PageError("Invalid request", "redirect_uri was sent more than once.")
     if values:
+        try:
+            check_redirect_uri(values[0])
+        except OAuthError:
+            raise PageError("Invalid request", "The redirect_uri is not a valid address.") from None
         if not match_redirect_uri(registration.redirect_uris, values[0]):
             raise PageError(
                 "Redirect URI mismatch",
@@ -288,16 +294,16 @@ def _consent_form(state: AppState, registration: Registration, txn: Transaction)
 async def decide(request: Request) -> Response:
     """POST /consent: the person approved or denied; continue to Cognito or tell the client."""
     state = app_state(request)
-    form = await request.form()
     try:
-        sealed = state.sealer.open(Purpose.CONSENT_FORM, str(form.get("transaction", "")))
-        txn = Transaction.from_payload(sealed["txn"])
-    except (EnvelopeError, KeyError, TypeError):
+        form = bodies.form_fields(await bodies.read(request, CONSENT_FORM_LIMIT))
+        sealed = state.sealer.open(Purpose.CONSENT_FORM, form.get("transaction", ""))
+        txn = Transaction.from_payload(sealed["txn"], Purpose.CONSENT_FORM)
+    except (bodies.BadBody, EnvelopeError, KeyError, TypeError):
         return error_page(
             "This page has expired", "The approval form is no longer valid.", status=400
         )
     if not consent.csrf_ok(
-        request, state.settings, str(sealed.get("csrf", "")), str(form.get("csrf_token", ""))
+        request, state.settings, str(sealed.get("csrf", "")), form.get("csrf_token", "")
     ):
         return error_page(
             "Request refused", "The approval did not come from this browser's page.", status=403
@@ -325,7 +331,8 @@ async def callback(request: Request) -> Response:
     state = app_state(request)
     params = request.query_params
     try:
-        txn = Transaction.from_payload(state.sealer.open(Purpose.STATE, params.get("state", "")))
+        opened = state.sealer.open(Purpose.STATE, params.get("state", ""))
+        txn = Transaction.from_payload(opened, Purpose.STATE)
     except EnvelopeError as exc:
         detail = (
             "The sign-in took too long. Start again from your application."

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from .client_metadata import validate_client_metadata
+from .redirects import LOOPBACK_HOSTS
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,10 @@ class MetadataDocumentError(Exception):
 def is_metadata_url(client_id: str, allow_loopback: bool = False) -> bool:
     """A client_id the façade treats as a metadata document URL: https (or, where allowed for
     local testing, http on loopback) with a path. Façade-issued ids never look like this."""
-    parts = urlsplit(client_id)
+    try:
+        parts = urlsplit(client_id)
+    except ValueError:
+        return False
     if parts.scheme == "http" and not (allow_loopback and _is_loopback_name(parts.hostname)):
         return False
     return parts.scheme in ("https", "http") and parts.path not in ("", "/")
@@ -50,7 +54,11 @@ def is_metadata_url(client_id: str, allow_loopback: bool = False) -> bool:
 
 def check_url(url: str, allow_loopback: bool) -> None:
     """The I-D's rules for the URL itself."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises for a port out of range)
+    except ValueError:
+        raise MetadataDocumentError("the client_id URL is not a valid URL") from None
     loopback_http = allow_loopback and parts.scheme == "http" and _is_loopback_name(parts.hostname)
     if parts.scheme != "https" and not loopback_http:
         raise MetadataDocumentError("the client_id URL must use https")
@@ -63,7 +71,7 @@ def check_url(url: str, allow_loopback: bool) -> None:
 
 
 def _is_loopback_name(host: str | None) -> bool:
-    return host in ("localhost", "127.0.0.1", "::1")
+    return (host or "").lower() in LOOPBACK_HOSTS
 
 
 async def _resolve_public(host: str, port: int, allow_loopback: bool) -> None:

@@ -36,7 +36,11 @@ KEPT_FIELDS = (
     "software_version",
     "application_type",
 )
+MAX_REDIRECT_URIS = 20
+_LIST_FIELDS = ("grant_types", "response_types", "contacts")
 _STRING_FIELDS = (
+    "token_endpoint_auth_method",
+    "application_type",
     "client_name",
     "client_uri",
     "logo_uri",
@@ -70,11 +74,20 @@ def validate_client_metadata(body: object, settings: Settings) -> dict[str, Any]
     uris = body.get("redirect_uris")
     if not isinstance(uris, list) or not uris:
         raise OAuthError("invalid_redirect_uri", "redirect_uris must be a non-empty list")
+    if len(uris) > MAX_REDIRECT_URIS:
+        raise invalid_metadata(f"no more than {MAX_REDIRECT_URIS} redirect_uris")
     for uri in uris:
         check_redirect_uri(uri, settings.allowed_redirect_hosts)
+    # Authlib's claims model assumes the JSON types RFC 7591 §2 gives each field; check them first.
     for name in _STRING_FIELDS:
-        if name in body and body[name] is not None and not isinstance(body[name], str):
+        if body.get(name) is not None and not isinstance(body[name], str):
             raise invalid_metadata(f"{name} must be a string")
+    for name in _LIST_FIELDS:
+        value = body.get(name)
+        if value is not None and not (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)
+        ):
+            raise invalid_metadata(f"{name} must be a list of strings")
     metadata = {k: body[k] for k in KEPT_FIELDS if body.get(k) is not None}
     metadata.setdefault("token_endpoint_auth_method", "client_secret_basic")
     metadata.setdefault("grant_types", list(GRANT_TYPES))
@@ -97,8 +110,6 @@ def validate_client_metadata(body: object, settings: Settings) -> dict[str, Any]
         raise invalid_metadata(f"{field} is not acceptable") from None
     if metadata.get("application_type", "native") not in ("native", "web"):
         raise invalid_metadata("application_type must be native or web")
-    if "contacts" in metadata and not all(isinstance(c, str) for c in metadata["contacts"]):
-        raise invalid_metadata("contacts must be a list of strings")
-    if len(metadata["redirect_uris"]) > 20:
-        raise invalid_metadata("no more than 20 redirect_uris")
+    if "authorization_code" not in metadata["grant_types"]:
+        raise invalid_metadata("grant_types must include authorization_code")
     return dict(claims)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import json
 import logging
 import secrets
 import time
@@ -48,24 +47,17 @@ def matches(value: str | None, expected_digest: str | None) -> bool:
     return hmac.compare_digest(digest(value), expected_digest)
 
 
-def software_fingerprint(metadata: dict[str, Any], kind: RegistrationKind, client_id: str) -> str:
-    """What makes two registrations "the same client software" for pooling.
+def pool_of(metadata: dict[str, Any]) -> str:
+    """Which shared backing client a registration uses under the ``pooled`` policy.
 
-    A CIMD client is its metadata URL. A DCR client is its name, software id, grant types and
-    whether it is confidential; redirect URIs are left out because Cognito only ever sees the
-    façade's own callback.
+    Only whether the client is public or confidential decides it: nothing else a registrant says
+    (its name, its metadata URL) may mint a Cognito app client, or anyone could exhaust the
+    pool's app-client quota with anonymous registrations. Cognito never sees what else differs
+    between clients (the façade's callback is the only one it knows), and revocation is the
+    façade's, per registration.
     """
-    if kind == "cimd":
-        basis: list[Any] = ["cimd", client_id]
-    else:
-        basis = [
-            "dcr",
-            metadata.get("client_name") or "",
-            metadata.get("software_id") or "",
-            sorted(metadata.get("grant_types") or ["authorization_code"]),
-            metadata.get("token_endpoint_auth_method", "none") != "none",
-        ]
-    return hashlib.sha256(json.dumps(basis).encode()).hexdigest()[:32]
+    confidential = metadata.get("token_endpoint_auth_method", "none") != "none"
+    return "confidential" if confidential else "public"
 
 
 @dataclass(frozen=True)
@@ -124,19 +116,14 @@ def revoke_registration(
     store: Store, admin: CognitoAdmin, registration: Registration, *, delete_backing: bool
 ) -> Registration:
     """Refuse the registration at authorize, token and refresh; with ``delete_backing``, also
-    retire its backing client if no other registration uses it (its Cognito refresh tokens then
-    stop working too)."""
+    retire a dedicated backing client (its Cognito refresh tokens then stop working too). Pooled
+    backing clients are shared and stay."""
     revoked = registration.revoked()
     store.save_registration(revoked)
     log.info("client revoked", extra={"client_id": registration.client_id})
     if delete_backing:
         backing = store.get_backing(registration.backing_client_id)
-        others = [
-            r
-            for r in store.registrations_for_backing(registration.backing_client_id)
-            if r.client_id != registration.client_id and r.status == "active"
-        ]
-        if backing is not None and (backing.policy == "dedicated" or not others):
+        if backing is not None and backing.policy == "dedicated":
             retire_backing(store, admin, backing)
     return revoked
 
@@ -167,15 +154,14 @@ class Registrar:
         confidential = metadata.get("token_endpoint_auth_method", "none") != "none"
         client_secret = secrets.token_urlsafe(32) if confidential else None
         access_token = secrets.token_urlsafe(32) if kind == "dcr" else None
-        fingerprint = software_fingerprint(metadata, kind, client_id)
+        # A metadata-document client appears with an unauthenticated GET: always pooled.
         dedicated = kind == "dcr" and self.settings.client_policy == "dedicated"
-        backing = self._new_backing(metadata, fingerprint, dedicated)
+        backing = self._new_backing(metadata, dedicated)
         created = int(time.time())
         registration = Registration(
             client_id=client_id,
             metadata=metadata,
             backing_client_id=backing.client_id,
-            fingerprint=fingerprint,
             kind=kind,
             client_secret_hash=digest(client_secret) if client_secret else None,
             registration_token_hash=digest(access_token) if access_token else None,
@@ -203,19 +189,19 @@ class Registrar:
         )
         return IssuedRegistration(registration, client_secret, access_token)
 
-    def _new_backing(
-        self, metadata: dict[str, Any], fingerprint: str, dedicated: bool
-    ) -> BackingClient:
-        if not dedicated:
-            existing = self.store.find_backing(fingerprint)
+    def _new_backing(self, metadata: dict[str, Any], dedicated: bool) -> BackingClient:
+        pool = None if dedicated else pool_of(metadata)
+        if pool is not None:
+            existing = self.store.find_backing(pool)
             if existing is not None:
                 return existing
         if self.store.count_backing() >= self.settings.max_backing_clients:
             limit = self.settings.max_backing_clients
             raise capacity_exhausted(f"{limit} backing clients (AUTHPROXY_MAX_BACKING_CLIENTS)")
+        name = str(metadata.get("client_name") or "client") if dedicated else f"pool-{pool}"
         try:
             created = self.admin.create_client(
-                name=str(metadata.get("client_name") or "client"),
+                name=name,
                 callback_url=self.settings.callback_url,
                 scopes=self.backing_scopes,
                 identity_providers=self.settings.identity_providers,
@@ -224,17 +210,17 @@ class Registrar:
             raise admin_failure(exc) from None
         backing = BackingClient(
             client_id=created.client_id,
-            name=str(metadata.get("client_name") or "client"),
+            name=name,
             sealed_secret=self.box.seal(created.client_secret),
             policy="dedicated" if dedicated else "pooled",
-            fingerprint=None if dedicated else fingerprint,
+            pool=pool,
         )
         try:
             self.store.create_backing(backing)
         except StoreConflict:
-            # Another instance created the pooled client for this software first: use theirs.
+            # Another instance created this pool's client first: use theirs.
             delete_cognito_client(self.admin, created.client_id)
-            winner = self.store.find_backing(fingerprint)
+            winner = self.store.find_backing(pool) if pool else None
             if winner is None:
                 raise
             return winner

@@ -87,7 +87,7 @@ def revoke_client(
 
 @dataclass
 class PrunePlan:
-    """Registrations to delete, and backing clients left with nothing to serve."""
+    """Registrations to delete, and dedicated backing clients left with nothing to serve."""
 
     registrations: list[Registration] = field(default_factory=list)
     backing: list[BackingClient] = field(default_factory=list)
@@ -114,6 +114,8 @@ def plan_prune(
             plan.registrations.append(registration)
     going = {r.client_id for r in plan.registrations}
     for backing in store.list_backing():
+        if backing.policy != "dedicated":
+            continue  # the pooled clients serve every future registration too
         users = store.registrations_for_backing(backing.client_id)
         if all(r.client_id in going for r in users):
             plan.backing.append(backing)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import urlsplit
 
 from .errors import OAuthError
 
@@ -72,26 +72,32 @@ def check_redirect_uri(uri: object, allowed_https_hosts: Iterable[str] = ()) -> 
 
 
 def is_loopback(uri: str) -> bool:
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return False
     return parts.scheme == "http" and (parts.hostname or "").lower() in LOOPBACK_HOSTS
 
 
-def _without_port(parts: SplitResult) -> tuple[str, str, str, str]:
+def loopback_key(uri: str) -> tuple[str, str, str, str]:
+    """A loopback redirect URI without its port: what RFC 8252 §7.3 compares."""
+    parts = urlsplit(uri)
     return (parts.scheme, (parts.hostname or "").lower(), parts.path or "/", parts.query)
 
 
 def match_redirect_uri(registered: Iterable[str], requested: str) -> bool:
-    """RFC 8252 §7.3: a loopback redirect matches whatever its port; all others match exactly."""
+    """RFC 8252 §7.3: a loopback redirect matches whatever its port; all others match exactly.
+
+    ``requested`` must already have passed :func:`check_redirect_uri` (a valid port, no user
+    information, no fragment): matching compares components, not the raw string.
+    """
     registered = list(registered)
     if requested in registered:
         return True
     if not is_loopback(requested):
         return False
-    try:
-        wanted = _without_port(urlsplit(requested))
-    except ValueError:
-        return False
-    return any(is_loopback(r) and _without_port(urlsplit(r)) == wanted for r in registered)
+    wanted = loopback_key(requested)
+    return any(is_loopback(r) and loopback_key(r) == wanted for r in registered)
 
 
 def redirect_host(uri: str) -> str:

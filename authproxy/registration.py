@@ -5,13 +5,13 @@ acceptable is :mod:`.client_metadata`'s business.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from . import bodies
 from .client_metadata import invalid_metadata, validate_client_metadata
 from .clients import IssuedRegistration, matches
 from .errors import NO_STORE, invalid_client
@@ -43,13 +43,10 @@ def registration_response(
 
 
 async def _json_body(request: Request) -> object:
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise invalid_metadata(f"request body larger than {MAX_BODY} bytes")
     try:
-        return json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise invalid_metadata("the request body is not JSON") from None
+        return bodies.json_value(await bodies.read(request, MAX_BODY))
+    except bodies.BadBody as exc:
+        raise invalid_metadata(str(exc)) from None
 
 
 async def register(request: Request) -> Response:

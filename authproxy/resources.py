@@ -5,9 +5,9 @@ RFC 8707 §2: the ``resource`` parameter names the protected resource; an unknow
 short names (``read``), or names of their own (Claude sends ``claudeai``, mcp-remote ``user``).
 Cognito rejects scopes a client was not given, so the façade translates: known names become the
 resource's Cognito scopes, OpenID Connect scopes pass, ``offline_access`` is dropped (Cognito has no
-such scope; refresh tokens come with every code grant) and anything else falls back to the
-resource's default scopes. A token minted this way always carries a scope prefixed by the resource
-URI, which is what the MCP server checks when Cognito sets no ``aud``.
+such scope; refresh tokens come with every code grant), anything else is ignored, and the
+resource's default scopes are always included. A token minted this way always carries a scope
+prefixed by the resource URI, which is what the MCP server checks when Cognito sets no ``aud``.
 """
 
 from __future__ import annotations
@@ -69,8 +69,9 @@ def resolve_grant(
             continue
         if full not in granted:
             granted.append(full)
-    if not any(s in target.cognito_scopes for s in granted):
-        granted.extend(target.default_cognito_scopes)
+    # The defaults are the floor: the MCP server wants its first scope on every call, so a token
+    # asked for ``write`` alone would be refused everywhere.
+    granted.extend(s for s in target.default_cognito_scopes if s not in granted)
     return Grant(resource=target.uri, scopes=tuple(granted))
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 from typing import Any
 from urllib.parse import unquote_plus
@@ -22,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from . import bodies
 from .cognito_oauth import UpstreamResponse, UpstreamUnavailable
 from .errors import (
     NO_STORE,
@@ -42,25 +42,16 @@ MAX_BODY = 64 * 1024
 
 async def read_params(request: Request) -> dict[str, str]:
     """The request parameters, form-encoded (RFC 6749 §3.2) or, for lenient clients, JSON."""
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise invalid_request("request body too large")
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type == "application/json":
-        try:
-            body = json.loads(raw or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            raise invalid_request("the request body is not valid JSON") from None
-        if not isinstance(body, dict) or not all(isinstance(v, str) for v in body.values()):
-            raise invalid_request("the request body must be a JSON object of strings")
-        return body
-    form = await request.form()
-    params: dict[str, str] = {}
-    for key, value in form.multi_items():
-        if key in params:
-            raise invalid_request(f"{key} must not be repeated")
-        params[key] = str(value)
-    return params
+    try:
+        raw = await bodies.read(request, MAX_BODY)
+        if bodies.content_type(request) != "application/json":
+            return bodies.form_fields(raw)
+        body = bodies.json_value(raw or b"{}")
+    except bodies.BadBody as exc:
+        raise invalid_request(str(exc)) from None
+    if not isinstance(body, dict) or not all(isinstance(v, str) for v in body.values()):
+        raise invalid_request("the request body must be a JSON object of strings")
+    return body
 
 
 def client_credentials(request: Request, params: dict[str, str]) -> tuple[str, str | None]:
@@ -118,11 +109,17 @@ def _raise_upstream_error(upstream: UpstreamResponse) -> None:
     raise OAuthError(error, str(upstream.body.get("error_description") or ""), status=400)
 
 
-def _relay(state: AppState, upstream: UpstreamResponse, envelope: dict[str, Any]) -> JSONResponse:
-    """Cognito's tokens, with the refresh token wrapped and the granted scope stated (§5.1)."""
+def _relay(
+    state: AppState,
+    registration: Registration,
+    upstream: UpstreamResponse,
+    envelope: dict[str, Any],
+) -> JSONResponse:
+    """Cognito's tokens, with the refresh token wrapped and the granted scope stated (§5.1).
+    A client that did not register the refresh_token grant gets no refresh token (§1.5)."""
     body = dict(upstream.body)
     refresh_token = body.pop("refresh_token", None)
-    if refresh_token:
+    if refresh_token and "refresh_token" in registration.metadata.get("grant_types", []):
         body["refresh_token"] = state.sealer.seal(
             Purpose.REFRESH, {**envelope, "refresh_token": refresh_token}
         )
@@ -180,7 +177,7 @@ async def _authorization_code(
         "resource": code["resource"],
         "scopes": code["scopes"],
     }
-    return _relay(state, upstream, envelope)
+    return _relay(state, registration, upstream, envelope)
 
 
 async def _refresh_token(
@@ -197,7 +194,7 @@ async def _refresh_token(
         envelope["backing_client_id"],
         {"grant_type": "refresh_token", "refresh_token": refresh_token},
     )
-    return _relay(state, upstream, envelope)
+    return _relay(state, registration, upstream, envelope)
 
 
 GRANTS = {"authorization_code": _authorization_code, "refresh_token": _refresh_token}

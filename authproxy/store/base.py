@@ -29,7 +29,6 @@ class Registration:
     client_id: str
     metadata: dict[str, Any]
     backing_client_id: str
-    fingerprint: str
     kind: RegistrationKind = "dcr"
     client_secret_hash: str | None = None
     registration_token_hash: str | None = None
@@ -77,7 +76,8 @@ class BackingClient:
     name: str
     sealed_secret: str
     policy: Literal["pooled", "dedicated"]
-    fingerprint: str | None = None
+    #: For a pooled client, the pool it serves ("public" or "confidential"); None if dedicated.
+    pool: str | None = None
     created_at: int = field(default_factory=now)
 
     def to_dict(self) -> dict[str, Any]:
@@ -120,10 +120,11 @@ class Store(Protocol):
 
     def get_backing(self, client_id: str) -> BackingClient | None: ...
 
-    def find_backing(self, fingerprint: str) -> BackingClient | None: ...
+    def find_backing(self, pool: str) -> BackingClient | None:
+        """The pooled backing client serving ``pool``."""
 
     def create_backing(self, backing: BackingClient) -> None:
-        """Insert; raise :class:`StoreConflict` if the id or the pooled fingerprint exists."""
+        """Insert; raise :class:`StoreConflict` if the id, or a client for its pool, exists."""
 
     def delete_backing(self, client_id: str) -> None: ...
 

@@ -1,7 +1,7 @@
 """DynamoDB store for AWS (design D9): one table, on-demand, keys ``pk``/``sk``.
 
 Items: ``REG#<client_id>`` (a registration; GSI ``gsi1`` by backing client), ``BACK#<id>`` (a
-backing client), ``FP#<fingerprint>`` (the pooled-fingerprint lock) and ``META``/``COUNT`` (how
+backing client), ``POOL#<pool>`` (which client serves a pool) and ``META``/``COUNT`` (how
 many backing clients exist, for the quota guard). Writes that must agree are one transaction.
 Records are stored as a JSON string so no float/Decimal conversions touch them.
 """
@@ -29,8 +29,8 @@ def _back_key(client_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"BACK#{client_id}"}, "sk": {"S": "BACK"}}
 
 
-def _fp_key(fingerprint: str) -> dict[str, Any]:
-    return {"pk": {"S": f"FP#{fingerprint}"}, "sk": {"S": "FP"}}
+def _pool_key(pool: str) -> dict[str, Any]:
+    return {"pk": {"S": f"POOL#{pool}"}, "sk": {"S": "POOL"}}
 
 
 def _is_conflict(exc: ClientError) -> bool:
@@ -186,8 +186,8 @@ class DynamoDBStore:
         item = self._get(_back_key(client_id))
         return _backing(item) if item else None
 
-    def find_backing(self, fingerprint: str) -> BackingClient | None:
-        lock = self._get(_fp_key(fingerprint))
+    def find_backing(self, pool: str) -> BackingClient | None:
+        lock = self._get(_pool_key(pool))
         return self.get_backing(lock["backing"]["S"]) if lock else None
 
     def create_backing(self, backing: BackingClient) -> None:
@@ -211,13 +211,13 @@ class DynamoDBStore:
                 }
             },
         ]
-        if backing.fingerprint:
+        if backing.pool:
             writes.append(
                 {
                     "Put": {
                         "TableName": self.table,
                         "Item": {
-                            **_fp_key(backing.fingerprint),
+                            **_pool_key(backing.pool),
                             "backing": {"S": backing.client_id},
                         },
                         "ConditionExpression": "attribute_not_exists(pk)",
@@ -247,10 +247,8 @@ class DynamoDBStore:
                 }
             },
         ]
-        if backing.fingerprint:
-            writes.append(
-                {"Delete": {"TableName": self.table, "Key": _fp_key(backing.fingerprint)}}
-            )
+        if backing.pool:
+            writes.append({"Delete": {"TableName": self.table, "Key": _pool_key(backing.pool)}})
         with contextlib.suppress(StoreConflict):  # already deleted by someone else
             self._call("transact_write_items", TransactItems=writes)
 

@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS registrations (
 CREATE INDEX IF NOT EXISTS registrations_by_backing ON registrations (backing_client_id);
 CREATE TABLE IF NOT EXISTS backing_clients (
     client_id TEXT PRIMARY KEY,
-    fingerprint TEXT UNIQUE,
+    pool TEXT UNIQUE,
     data TEXT NOT NULL
 );
 """
@@ -119,15 +119,15 @@ class SQLiteStore:
         data = self._one("SELECT data FROM backing_clients WHERE client_id = ?", client_id)
         return BackingClient.from_dict(json.loads(data)) if data else None
 
-    def find_backing(self, fingerprint: str) -> BackingClient | None:
-        data = self._one("SELECT data FROM backing_clients WHERE fingerprint = ?", fingerprint)
+    def find_backing(self, pool: str) -> BackingClient | None:
+        data = self._one("SELECT data FROM backing_clients WHERE pool = ?", pool)
         return BackingClient.from_dict(json.loads(data)) if data else None
 
     def create_backing(self, backing: BackingClient) -> None:
         self._write(
-            "INSERT INTO backing_clients (client_id, fingerprint, data) VALUES (?, ?, ?)",
+            "INSERT INTO backing_clients (client_id, pool, data) VALUES (?, ?, ?)",
             backing.client_id,
-            backing.fingerprint,
+            backing.pool,
             json.dumps(backing.to_dict()),
         )
 

@@ -69,10 +69,13 @@ def test_pooled_50_registrations_of_one_client_share_one_backing_client(pooled: 
     assert len(ids) == 50
     assert len(cognito_clients(pooled)) == 1
     assert rows(pooled, "registrations") == 50
-    # Other client software gets its own backing client; confidential ones another again.
-    register(pooled, {**CLAUDE, "client_name": "Cursor"})
+    # Whatever else a registrant claims, it cannot mint app clients: one pool for public
+    # clients, one for confidential ones, and that is all.
+    for name in ("Cursor", "x" * 20, "random-name-1", "random-name-2"):
+        register(pooled, {**CLAUDE, "client_name": name, "software_id": name})
     register(pooled, {**CLAUDE, "token_endpoint_auth_method": "client_secret_post"})
-    assert len(cognito_clients(pooled)) == 3
+    register(pooled, {**CLAUDE, "token_endpoint_auth_method": "client_secret_basic"})
+    assert len(cognito_clients(pooled)) == 2
 
 
 def test_dedicated_50_registrations_create_50_backing_clients(dedicated: Stack) -> None:
@@ -106,7 +109,7 @@ def test_backing_client_is_what_cognito_needs(pooled: Stack) -> None:
     (client_id,) = cognito_clients(pooled)
     described = idp.describe_user_pool_client(UserPoolId=pooled["USER_POOL_ID"], ClientId=client_id)
     client = described["UserPoolClient"]
-    assert client["ClientName"] == "authproxy-claudeai"
+    assert client["ClientName"] == "authproxy-pool-public"
     assert client["ClientSecret"]
     assert client["AllowedOAuthFlows"] == ["code"]
     assert client["AllowedOAuthFlowsUserPoolClient"] is True

@@ -40,6 +40,11 @@ def test_full_and_short_scope_names_and_oidc_pass() -> None:
     )
 
 
+def test_defaults_are_always_granted() -> None:
+    grant = resolve_grant(RESOURCES, [MCP.uri], "write")
+    assert grant.scopes == ("https://mcp.example.com/mcp/write", "https://mcp.example.com/mcp/read")
+
+
 def test_offline_access_is_dropped_never_forwarded() -> None:
     grant = resolve_grant(RESOURCES, [], "offline_access")
     assert "offline_access" not in grant.scopes

@@ -31,19 +31,18 @@ def registration(client_id: str, backing: str = "b1", created_at: int = 100) -> 
         client_id=client_id,
         metadata={"client_name": "claudeai", "redirect_uris": ["https://claude.ai/cb"]},
         backing_client_id=backing,
-        fingerprint="fp",
         client_secret_hash="h",
         created_at=created_at,
     )
 
 
-def backing(client_id: str, fingerprint: str | None = "fp") -> BackingClient:
+def backing(client_id: str, pool: str | None = "public") -> BackingClient:
     return BackingClient(
         client_id=client_id,
         name="claudeai",
         sealed_secret="sealed",
-        policy="pooled" if fingerprint else "dedicated",
-        fingerprint=fingerprint,
+        policy="pooled" if pool else "dedicated",
+        pool=pool,
     )
 
 
@@ -78,27 +77,27 @@ def test_save_touch_list_and_delete(store: Store) -> None:
     assert [r.client_id for r in store.list_registrations()] == ["c1", "c3"]
 
 
-def test_backing_clients_and_the_fingerprint_lock(store: Store) -> None:
+def test_backing_clients_and_one_per_pool(store: Store) -> None:
     assert store.count_backing() == 0
-    store.create_backing(backing("b1", "fp"))
+    store.create_backing(backing("b1", "public"))
     store.create_backing(backing("b2", None))
     store.create_backing(backing("b3", None))
     assert store.count_backing() == 3
     with pytest.raises(StoreConflict):
-        store.create_backing(backing("b9", "fp"))  # the pooled fingerprint is taken
+        store.create_backing(backing("b9", "public"))  # the pool is served already
     with pytest.raises(StoreConflict):
         store.create_backing(backing("b1", "other"))  # the id is taken
     assert store.count_backing() == 3
-    found = store.find_backing("fp")
+    found = store.find_backing("public")
     assert found is not None
     assert found.client_id == "b1"
     assert store.get_backing("b2") == backing("b2", None)
     assert [b.client_id for b in store.list_backing()] == ["b1", "b2", "b3"]
     store.delete_backing("b1")
     store.delete_backing("b1")  # twice is fine
-    assert store.find_backing("fp") is None
+    assert store.find_backing("public") is None
     assert store.count_backing() == 2
-    store.create_backing(backing("b4", "fp"))  # the fingerprint is free again
+    store.create_backing(backing("b4", "public"))  # the pool is free again
     assert store.count_backing() == 3
 
 
