@@ -265,7 +265,15 @@ def _skip_consent(request: Request, state: AppState, txn: Transaction) -> bool:
     host = (urlsplit(txn.redirect_uri).hostname or "").lower()
     if host and host in state.settings.trusted_redirect_hosts and not is_loopback(txn.redirect_uri):
         return True
-    return consent.is_approved(request, state.settings, state.sealer, txn.client_id)
+    return consent.is_approved(
+        request,
+        state.settings,
+        state.sealer,
+        client_id=txn.client_id,
+        redirect_uri=txn.redirect_uri,
+        resource=txn.resource,
+        scopes=txn.scopes,
+    )
 
 
 def _consent_form(state: AppState, registration: Registration, txn: Transaction) -> Response:
@@ -317,7 +325,16 @@ async def decide(request: Request) -> Response:
         )
     else:
         response = upstream_redirect(state, txn)
-        consent.remember(response, request, state.settings, state.sealer, txn.client_id)
+        consent.remember(
+            response,
+            request,
+            state.settings,
+            state.sealer,
+            client_id=txn.client_id,
+            redirect_uri=txn.redirect_uri,
+            resource=txn.resource,
+            scopes=txn.scopes,
+        )
     consent.clear_csrf_cookie(response, state.settings)
     return response
 

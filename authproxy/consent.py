@@ -1,19 +1,24 @@
 """Consent before the upstream redirect (design D6; MCP security best practices, "confused deputy").
 
 Cognito's single-sign-on cookie would approve any registered client silently, and anyone can
-register a client, so the façade asks the person first. Approvals are remembered per browser and
-registration in a signed cookie (``__Host-``, ``Secure``, ``HttpOnly``, ``SameSite=Lax``). The form
+register a client, so the façade asks the person first. Approvals are remembered per browser in a
+signed cookie (``__Host-``, ``Secure``, ``HttpOnly``, ``SameSite=Lax``), each for one registration,
+redirect URI and resource and the scopes approved: a client that changes its redirect URI (RFC 7592
+update, a new metadata document) or asks for more is asked again. The form
 is protected against cross-site submission by a nonce that must match in three places: a cookie set
 with the page, the sealed transaction, and the form field.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
+from collections.abc import Sequence
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .redirects import is_loopback, loopback_key
 from .sealing import EnvelopeError, Purpose, Sealer
 from .settings import Settings
 
@@ -34,21 +39,6 @@ def csrf_cookie(settings: Settings) -> str:
     return _cookie_name(settings, "authproxy-csrf")
 
 
-def approved_clients(request: Request, settings: Settings, sealer: Sealer) -> list[str]:
-    raw = request.cookies.get(consent_cookie(settings))
-    if not raw:
-        return []
-    try:
-        clients = sealer.open(Purpose.CONSENT_COOKIE, raw).get("clients", [])
-    except EnvelopeError:
-        return []
-    return [c for c in clients if isinstance(c, str)]
-
-
-def is_approved(request: Request, settings: Settings, sealer: Sealer, client_id: str) -> bool:
-    return client_id in approved_clients(request, settings, sealer)
-
-
 def _set_cookie(
     response: Response, settings: Settings, name: str, value: str, max_age: int, path: str = "/"
 ) -> None:
@@ -63,17 +53,68 @@ def _set_cookie(
     )
 
 
+def _digest(*parts: str, size: int) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:size]
+
+
+def _approval_key(client_id: str, redirect_uri: str, resource: str) -> str:
+    # Loopback redirects differ only by port from one run of a native client to the next (RFC 8252
+    # §7.3): one approval covers them all. Any other redirect URI is its own approval.
+    where = "|".join(loopback_key(redirect_uri)) if is_loopback(redirect_uri) else redirect_uri
+    return _digest(client_id, where, resource, size=24)
+
+
+def _approvals(request: Request, settings: Settings, sealer: Sealer) -> dict[str, list[str]]:
+    raw = request.cookies.get(consent_cookie(settings))
+    if not raw:
+        return {}
+    try:
+        approvals = sealer.open(Purpose.CONSENT_COOKIE, raw).get("approvals", {})
+    except EnvelopeError:
+        return {}
+    return approvals if isinstance(approvals, dict) else {}
+
+
+def is_approved(
+    request: Request,
+    settings: Settings,
+    sealer: Sealer,
+    *,
+    client_id: str,
+    redirect_uri: str,
+    resource: str,
+    scopes: Sequence[str],
+) -> bool:
+    """This browser approved this client sending it to this redirect URI, for this resource, with
+    at least these scopes. A new redirect URI or more scopes asks again."""
+    approved = _approvals(request, settings, sealer).get(
+        _approval_key(client_id, redirect_uri, resource), []
+    )
+    return {_digest(s, size=8) for s in scopes} <= set(approved)
+
+
 def remember(
-    response: Response, request: Request, settings: Settings, sealer: Sealer, client_id: str
+    response: Response,
+    request: Request,
+    settings: Settings,
+    sealer: Sealer,
+    *,
+    client_id: str,
+    redirect_uri: str,
+    resource: str,
+    scopes: Sequence[str],
 ) -> None:
-    """Add the registration to this browser's approvals (newest kept, oldest dropped)."""
-    clients = [c for c in approved_clients(request, settings, sealer) if c != client_id]
-    clients = [*clients, client_id][-MAX_REMEMBERED:]
+    """Add the approval to this browser's (the newest kept, the oldest dropped)."""
+    approvals = _approvals(request, settings, sealer)
+    key = _approval_key(client_id, redirect_uri, resource)
+    granted = set(approvals.pop(key, [])) | {_digest(s, size=8) for s in scopes}
+    approvals[key] = sorted(granted)
+    newest = dict(list(approvals.items())[-MAX_REMEMBERED:])
     _set_cookie(
         response,
         settings,
         consent_cookie(settings),
-        sealer.seal(Purpose.CONSENT_COOKIE, {"clients": clients}),
+        sealer.seal(Purpose.CONSENT_COOKIE, {"approvals": newest}),
         Purpose.CONSENT_COOKIE.max_age,
     )
 

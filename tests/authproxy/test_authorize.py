@@ -206,6 +206,66 @@ def test_approval_is_remembered_per_browser_and_registration(dev: Stack, client:
     assert person.pages_seen[seen] == "consent"
 
 
+def test_a_changed_redirect_uri_asks_again(dev: Stack) -> None:
+    """An approved client that re-registers its redirect URI (RFC 7592) cannot reuse the approval
+    to send the person's code somewhere new."""
+    client = dev.register(
+        client_name="Changes Its Mind", redirect_uris=[REDIRECT], token_endpoint_auth_method="none"
+    )
+    person = dev.person()
+    person.sign_in(authorize_url(dev.issuer, client["client_id"], REDIRECT, pkce()[1]))
+    evil = "https://evil.example/steal"
+    updated = httpx.put(
+        client["registration_client_uri"],
+        json={**client, "redirect_uris": [REDIRECT, evil]},
+        headers={"Authorization": f"Bearer {client['registration_access_token']}"},
+    )
+    assert updated.status_code == 200, updated.text
+    page = person.http.get(authorize_url(dev.issuer, client["client_id"], evil, pkce()[1]))
+    assert page.status_code == 200
+    assert "evil.example" in page.text  # the consent page, naming the new destination
+    # The original redirect, another loopback port included, is still approved.
+    seen = len(person.pages_seen)
+    other_port = "http://localhost:8999/callback"
+    person.sign_in(authorize_url(dev.issuer, client["client_id"], other_port, pkce()[1]))
+    assert "consent" not in person.pages_seen[seen:]
+
+
+def test_more_scopes_ask_again(dev: Stack, client: dict) -> None:
+    person = dev.person()
+    read = f"{dev.mcp_url}/read"
+    person.sign_in(authorize_url(dev.issuer, client["client_id"], REDIRECT, pkce()[1], scope=read))
+    seen = len(person.pages_seen)
+    write = f"{dev.mcp_url}/write"
+    person.sign_in(authorize_url(dev.issuer, client["client_id"], REDIRECT, pkce()[1], scope=write))
+    assert person.pages_seen[seen] == "consent"
+    seen = len(person.pages_seen)
+    person.sign_in(authorize_url(dev.issuer, client["client_id"], REDIRECT, pkce()[1], scope=read))
+    assert "consent" not in person.pages_seen[seen:]  # read is part of what was approved
+
+
+@pytest.mark.parametrize(
+    "redirect_uri",
+    [
+        "http://[::1/cb",
+        "http://localhost:99999/callback",
+        "http://localhost:abc/callback",
+        "http://user@localhost:8123/callback",
+        "http://localhost:8123/callback#fragment",
+        "http://evil.com\\@localhost:8123/callback",
+    ],
+)
+def test_malformed_redirect_uris_are_a_page(dev: Stack, client: dict, redirect_uri: str) -> None:
+    assert_page(httpx.get(authorize_url(dev.issuer, client["client_id"], redirect_uri, "x" * 43)))
+
+
+@pytest.mark.parametrize(
+    "client_id", ["https://[::1/x", "https://example.com:99999/x", "https://exa mple.com/x"]
+)
+def test_malformed_metadata_urls_are_a_page(dev: Stack, client_id: str) -> None:
+    assert_page(httpx.get(authorize_url(dev.issuer, client_id, REDIRECT, "x" * 43)))
+
+
 def test_passthrough_parameters_reach_cognito(dev: Stack, client: dict) -> None:
     browser, fields = _consent_form(dev, client)
     page = browser.get(

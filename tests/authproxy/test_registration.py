@@ -162,8 +162,9 @@ def test_bad_metadata_is_refused(dev: Stack, body: object, error: str) -> None:
     assert response.json()["error"] == error
 
 
-def test_not_json_is_refused(dev: Stack) -> None:
-    response = httpx.post(f"{dev.issuer}/register", content=b"{nope", timeout=30)
+@pytest.mark.parametrize("body", [b"{nope", b"[" * 5000, b"\xff\xfe", b"x" * (17 * 1024)])
+def test_bodies_that_are_not_json_are_refused(dev: Stack, body: bytes) -> None:
+    response = httpx.post(f"{dev.issuer}/register", content=body, timeout=30)
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_client_metadata"
 

@@ -152,6 +152,31 @@ def test_malformed_token_requests(dev: Stack, confidential: dict, data: dict, er
     assert_error(token_request(dev.issuer, confidential, data), error)
 
 
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"[" * 5000, "application/json"),
+        (b'{"grant_type": 5}', "application/json"),
+        (b"grant_type=a&grant_type=b", "application/x-www-form-urlencoded"),
+        (b"\xff\xfe=\xff", "application/x-www-form-urlencoded"),
+        (b"a=" + b"x" * (65 * 1024), "application/x-www-form-urlencoded"),
+    ],
+)
+def test_malformed_bodies_are_invalid_request(dev: Stack, body: bytes, content_type: str) -> None:
+    response = httpx.post(
+        f"{dev.issuer}/token", content=body, headers={"content-type": content_type}
+    )
+    assert_error(response, "invalid_request")
+
+
+def test_no_refresh_token_for_a_client_without_the_grant(dev: Stack) -> None:
+    code_only = register(dev, grant_types=["authorization_code"])
+    code, verifier, _ = obtain_code(dev, code_only)
+    tokens = exchange(dev, code_only, code, verifier)
+    assert tokens.status_code == 200
+    assert "refresh_token" not in tokens.json()
+
+
 def test_grant_the_client_did_not_register_is_unauthorized_client(dev: Stack) -> None:
     code_only = register(dev, grant_types=["authorization_code"])
     response = token_request(
