@@ -245,10 +245,12 @@ class Registrar:
         if existing is None:
             try:
                 return self.register(metadata, kind="cimd", client_id=url).registration
-            except StoreConflict:  # another instance registered it at the same moment
-                existing = self.get(url)
-                if existing is None:
-                    raise
+            except StoreConflict:
+                existing = self.get(url)  # another instance registered it at the same moment
+            if existing is None:
+                # The row is there but expired unused, not yet purged: start afresh.
+                self.store.delete_registration(url)
+                return self.register(metadata, kind="cimd", client_id=url).registration
         if existing.status == "active" and existing.metadata != metadata:
             return self.update(existing, metadata)
         return existing

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from typing import Any
 
 import boto3
@@ -18,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .base import BackingClient, Registration, StoreConflict, StoreUnavailable
 
 GSI = "gsi1"
+TRANSACTION_ATTEMPTS = 4
 _COUNT_KEY = {"pk": {"S": "META"}, "sk": {"S": "COUNT"}}
 
 
@@ -33,9 +35,21 @@ def _pool_key(pool: str) -> dict[str, Any]:
     return {"pk": {"S": f"POOL#{pool}"}, "sk": {"S": "POOL"}}
 
 
-def _is_conflict(exc: ClientError) -> bool:
+def _lost_condition(exc: ClientError) -> bool:
+    """A condition of ours failed: the key exists (or is gone). A transaction cancelled for any
+    other reason (a concurrent transaction on the same item, throttling) is not that."""
     code = exc.response.get("Error", {}).get("Code")
-    return code in ("ConditionalCheckFailedException", "TransactionCanceledException")
+    if code == "ConditionalCheckFailedException":
+        return True
+    reasons = exc.response.get("CancellationReasons") or []
+    return code == "TransactionCanceledException" and any(
+        reason.get("Code") == "ConditionalCheckFailed" for reason in reasons
+    )
+
+
+def _transaction_conflict(exc: ClientError) -> bool:
+    reasons = exc.response.get("CancellationReasons") or []
+    return any(reason.get("Code") == "TransactionConflict" for reason in reasons)
 
 
 def _registration(item: dict[str, Any]) -> Registration:
@@ -91,16 +105,22 @@ class DynamoDBStore:
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         """One DynamoDB call; a lost condition is :class:`StoreConflict`, any other failure
-        :class:`StoreUnavailable`."""
-        try:
-            return dict(getattr(self._db, operation)(**kwargs))
-        except ClientError as exc:
-            if _is_conflict(exc):
-                raise StoreConflict(operation) from None
-            code = exc.response.get("Error", {}).get("Code", "Unknown")
-            raise StoreUnavailable(f"dynamodb {operation}: {code}") from None
-        except BotoCoreError as exc:
-            raise StoreUnavailable(f"dynamodb {operation}: {exc}") from None
+        :class:`StoreUnavailable`. A transaction that met a concurrent one on the same item (the
+        backing-client count) is retried a few times first."""
+        for attempt in range(TRANSACTION_ATTEMPTS):
+            try:
+                return dict(getattr(self._db, operation)(**kwargs))
+            except ClientError as exc:
+                if _lost_condition(exc):
+                    raise StoreConflict(operation) from None
+                if _transaction_conflict(exc) and attempt + 1 < TRANSACTION_ATTEMPTS:
+                    time.sleep(0.02 * 2**attempt)
+                    continue
+                code = exc.response.get("Error", {}).get("Code", "Unknown")
+                raise StoreUnavailable(f"dynamodb {operation}: {code}") from None
+            except BotoCoreError as exc:
+                raise StoreUnavailable(f"dynamodb {operation}: {exc}") from None
+        raise AssertionError("unreachable")
 
     def _get(self, key: dict[str, Any]) -> dict[str, Any] | None:
         found = self._call("get_item", TableName=self.table, Key=key, ConsistentRead=True)

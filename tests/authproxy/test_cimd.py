@@ -2,6 +2,7 @@
 
 import http.server
 import json
+import sqlite3
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -208,3 +209,16 @@ def test_parse_document_requires_the_url_as_client_id() -> None:
     for bad in (b"not json", b"[]", json.dumps({**good, "client_id": url + "x"}).encode()):
         with pytest.raises(MetadataDocumentError):
             parse_document(url, bad, settings)
+
+
+def test_an_expired_unused_registration_is_registered_afresh(
+    stack: Stack, documents: DocumentServer
+) -> None:
+    first = httpx.get(authorize_url(stack.issuer, documents.url, REDIRECT, pkce()[1]))
+    assert first.status_code == 200
+    path = stack["AUTHPROXY_STORE"].removeprefix("sqlite:///")
+    with sqlite3.connect(path) as db:  # as if it had sat unused past its expiry
+        db.execute("UPDATE registrations SET data = json_set(data, '$.expires_at', 1)")
+    again = httpx.get(authorize_url(stack.issuer, documents.url, REDIRECT, pkce()[1]))
+    assert again.status_code == 200
+    assert "Metadata Document Client" in again.text

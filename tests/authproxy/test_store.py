@@ -6,9 +6,17 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
 
-from authproxy.store import BackingClient, Registration, Store, StoreConflict, open_store
+from authproxy.store import (
+    BackingClient,
+    Registration,
+    Store,
+    StoreConflict,
+    StoreUnavailable,
+    open_store,
+)
 from authproxy.store.base import now
 from authproxy.store.dynamodb import DynamoDBStore, create_table
 
@@ -114,3 +122,37 @@ def test_unused_registrations_expire_and_first_use_keeps_them(store: Store) -> N
     assert used is not None
     assert used.expires_at is None
     assert used.last_used_at is not None
+
+
+def test_dynamodb_tells_a_lost_condition_from_a_concurrent_transaction() -> None:
+    """DynamoDB cancels a transaction both when a condition fails and when another transaction
+    touches the same item (every backing client updates the count): only the first is "exists"."""
+    client = boto3.client(
+        "dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    store = DynamoDBStore("registrations", client=client)
+    with Stubber(client) as stub:
+        for reasons in (["None", "TransactionConflict"], ["None", "TransactionConflict"]):
+            stub.add_client_error(
+                "transact_write_items",
+                service_error_code="TransactionCanceledException",
+                modeled_fields={"CancellationReasons": [{"Code": c} for c in reasons]},
+            )
+        stub.add_response("transact_write_items", {})
+        store.create_backing(backing("b1", None))  # retried past two conflicts
+        stub.add_client_error(
+            "transact_write_items",
+            service_error_code="TransactionCanceledException",
+            modeled_fields={"CancellationReasons": [{"Code": "ConditionalCheckFailed"}]},
+        )
+        with pytest.raises(StoreConflict):
+            store.create_backing(backing("b1", None))
+        for _ in range(4):
+            stub.add_client_error(
+                "transact_write_items",
+                service_error_code="TransactionCanceledException",
+                modeled_fields={"CancellationReasons": [{"Code": "TransactionConflict"}]},
+            )
+        with pytest.raises(StoreUnavailable):
+            store.create_backing(backing("b1", None))
+        stub.assert_no_pending_responses()
