@@ -20,7 +20,7 @@ import socket
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -74,18 +74,32 @@ def _is_loopback_name(host: str | None) -> bool:
     return (host or "").lower() in LOOPBACK_HOSTS
 
 
-async def _resolve_public(host: str, port: int, allow_loopback: bool) -> None:
-    """Refuse hosts that resolve to addresses a server-side fetch must never reach."""
+async def _resolve_public(host: str, port: int, allow_loopback: bool) -> str:
+    """The address to fetch from, once every address ``host`` resolves to is one a server-side
+    fetch may reach (not private, loopback, link-local or reserved)."""
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror:
+    except (socket.gaierror, UnicodeError):
         raise MetadataDocumentError(f"cannot resolve {host}") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if address.is_loopback and allow_loopback:
-            continue
-        if not address.is_global:
+    addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+    for address in addresses:
+        if not (address.is_global or (address.is_loopback and allow_loopback)):
             raise MetadataDocumentError(f"{host} resolves to a non-public address")
+    if not addresses:
+        raise MetadataDocumentError(f"cannot resolve {host}")
+    return str(addresses[0])
+
+
+def _pinned(url: str, address: str) -> tuple[str, dict[str, str], dict[str, str]]:
+    """The request that reaches exactly ``address``: the URL with the address for its host, the
+    name in ``Host`` and, for TLS, in SNI and the certificate check. Resolving once and connecting
+    to what was checked closes the DNS-rebinding gap between the check and the connection."""
+    parts = urlsplit(url)
+    literal = f"[{address}]" if ":" in address else address
+    netloc = f"{literal}:{parts.port}" if parts.port else literal
+    extensions = {"sni_hostname": parts.hostname or ""} if parts.scheme == "https" else {}
+    headers = {"Accept": "application/json", "Host": parts.netloc}
+    return urlunsplit(parts._replace(netloc=netloc)), headers, extensions
 
 
 def _cache_seconds(response: httpx.Response) -> int:
@@ -144,13 +158,18 @@ class MetadataDocuments:
         check_url(url, allow_loopback)
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        await _resolve_public(parts.hostname or "", port, allow_loopback)
+        address = await _resolve_public(parts.hostname or "", port, allow_loopback)
+        target, headers, extensions = _pinned(url, address)
+        # No proxies from the environment: they would connect wherever they like.
         async with httpx.AsyncClient(
-            timeout=FETCH_TIMEOUT, follow_redirects=False, transport=self._transport
+            timeout=FETCH_TIMEOUT,
+            follow_redirects=False,
+            transport=self._transport,
+            trust_env=False,
         ) as http:
             try:
                 async with http.stream(
-                    "GET", url, headers={"Accept": "application/json"}
+                    "GET", target, headers=headers, extensions=extensions
                 ) as response:
                     if response.status_code != 200:
                         raise MetadataDocumentError(

@@ -11,7 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from authproxy.cimd import MetadataDocumentError, check_url, is_metadata_url, parse_document
+from authproxy.cimd import (
+    MetadataDocumentError,
+    MetadataDocuments,
+    check_url,
+    is_metadata_url,
+    parse_document,
+)
 from authproxy.settings import Settings
 from support.oauth import authorize_url, pkce, query, token_request
 from support.stack import Stack, local_stack
@@ -222,3 +228,32 @@ def test_an_expired_unused_registration_is_registered_afresh(
     again = httpx.get(authorize_url(stack.issuer, documents.url, REDIRECT, pkce()[1]))
     assert again.status_code == 200
     assert "Metadata Document Client" in again.text
+
+
+async def test_the_fetch_connects_to_the_address_it_checked() -> None:
+    """Resolve once, check, connect there: a second DNS answer (rebinding) is never used."""
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        url = "http://localhost:8080/oauth/client.json"
+        return httpx.Response(
+            200, json={"client_id": url, "client_name": "C", "redirect_uris": [REDIRECT]}
+        )
+
+    settings = Settings.from_env(
+        {
+            "ISSUER": "https://mcp.example.com",
+            "USER_POOL_ID": "us-east-1_abc",
+            "COGNITO_DOMAIN": "https://auth.example.com",
+            "AUTHPROXY_SECRET_KEY": "k" * 40,
+            "AUTHPROXY_RESOURCES": '[{"resource": "https://mcp.example.com/mcp"}]',
+            "AUTHPROXY_CIMD_ALLOW_LOOPBACK": "true",
+        }
+    )
+    documents = MetadataDocuments(settings, transport=httpx.MockTransport(answer))
+    metadata = await documents.fetch("http://localhost:8080/oauth/client.json")
+    assert metadata["client_name"] == "C"
+    (request,) = seen
+    assert request.url.host in ("127.0.0.1", "::1")
+    assert request.headers["host"] == "localhost:8080"
