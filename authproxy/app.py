@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from servicekit import logs
@@ -54,15 +54,6 @@ async def _store_unavailable(request: Request, exc: Exception) -> Response:
     return temporarily_unavailable(
         "the registration store is not answering; retry shortly"
     ).response()
-
-
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error")
-    return JSONResponse(
-        {"error": "server_error", "error_description": "unexpected error; see the server logs"},
-        status_code=500,
-        headers={"Cache-Control": "no-store"},
-    )
 
 
 def create_app(
@@ -123,7 +114,6 @@ def create_app(
         exception_handlers={
             OAuthError: _oauth_error,
             StoreUnavailable: _store_unavailable,
-            Exception: _unexpected,
         },
         lifespan=lifespan,
     )

@@ -25,6 +25,19 @@ request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 # Headers a front door sets to identify the request; the first present is reused, so the logs of
 # the load balancer, the gateway and the function can be joined.
 REQUEST_ID_HEADERS = ("x-request-id", "x-amzn-requestid", "x-amzn-trace-id")
+_SERVER_ERROR = json.dumps(
+    {"error": "server_error", "error_description": "unexpected error; quote the X-Request-Id"}
+).encode()
+_SERVER_ERROR_START: Message = {
+    "type": "http.response.start",
+    "status": 500,
+    "headers": [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(_SERVER_ERROR)).encode()),
+        (b"cache-control", b"no-store"),
+    ],
+}
+_SERVER_ERROR_BODY: Message = {"type": "http.response.body", "body": _SERVER_ERROR}
 _RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 
 
@@ -98,7 +111,7 @@ class RequestLogMiddleware:
         rid = _request_id(scope)
         token = request_id.set(rid)
         started = time.perf_counter()
-        status = 500
+        status = 0
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -109,6 +122,14 @@ class RequestLogMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            # A bug: logged here, with the request id, and answered without a trace; the id in
+            # the answer finds the log line.
+            self.log.exception("unhandled error")
+            if not status:
+                await send_with_id(dict(_SERVER_ERROR_START))
+                await send_with_id(dict(_SERVER_ERROR_BODY))
+            status = status or 500
         finally:
             self.log.info(
                 "request",

@@ -74,6 +74,26 @@ async def test_lambda_request_id_wins() -> None:
     assert (b"x-request-id", b"lambda-1") in seen[0]["headers"]
 
 
+async def test_a_bug_is_logged_with_its_request_id_and_answered_without_a_trace(
+    lines: io.StringIO,
+) -> None:
+    async def broken(scope: Scope, receive: Receive, send: Send) -> None:
+        raise RuntimeError("a bug with a secret in its message")
+
+    app = RequestLogMiddleware(broken, logger="kit.access")
+    for rid in ("first-id", "second-id"):
+        response = await call(app, **{"x-request-id": rid})
+        assert response.status_code == 500
+        assert response.headers["x-request-id"] == rid
+        assert response.json()["error"] == "server_error"
+        assert "secret" not in response.text
+    entries = [json.loads(line) for line in lines.getvalue().splitlines()]
+    failures = [e for e in entries if e["message"] == "unhandled error"]
+    assert [e["request_id"] for e in failures] == ["first-id", "second-id"]
+    assert "RuntimeError" in failures[0]["exception"]
+    assert [e["status"] for e in entries if e["message"] == "request"] == [500, 500]
+
+
 def test_exceptions_are_part_of_the_json_line() -> None:
     try:
         raise ValueError("boom")
