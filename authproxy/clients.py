@@ -315,6 +315,21 @@ class Registrar:
         self.store.save_registration(updated)
         return updated
 
+    def reissue_management_token(
+        self, registration: Registration, metadata: dict[str, Any] | None = None
+    ) -> IssuedRegistration:
+        """RFC 7592 §3: every client information response carries a registration access token;
+        only its digest is kept, so each read or update issues a new one (and, §2.1, the client
+        discards the old)."""
+        token = secrets.token_urlsafe(32)
+        updated = replace(
+            registration,
+            metadata=registration.metadata if metadata is None else metadata,
+            registration_token_hash=digest(token),
+        )
+        self.store.save_registration(updated)
+        return IssuedRegistration(updated, None, token)
+
     def revoke(self, registration: Registration, *, delete_backing: bool = False) -> Registration:
         if delete_backing:
             self._secrets.pop(registration.backing_client_id, None)

@@ -78,6 +78,7 @@ async def manage(request: Request) -> Response:
         return Response(status_code=204, headers=NO_STORE)
     if registration.status != "active":
         raise invalid_client("this client registration was revoked")
+    metadata = None
     if request.method == "PUT":
         body = await _json_body(request)
         if not isinstance(body, dict) or body.get("client_id") != client_id:
@@ -90,5 +91,9 @@ async def manage(request: Request) -> Response:
             body["client_secret"], registration.client_secret_hash
         ):
             raise invalid_metadata("client_secret does not match")
-        registration = await run_in_threadpool(state.registrar.update, registration, metadata)
-    return JSONResponse(registration_response(state.settings, registration), headers=NO_STORE)
+    issued = await run_in_threadpool(
+        state.registrar.reissue_management_token, registration, metadata
+    )
+    return JSONResponse(
+        registration_response(state.settings, issued.registration, issued), headers=NO_STORE
+    )

@@ -172,32 +172,41 @@ def test_bodies_that_are_not_json_are_refused(dev: Stack, body: bytes) -> None:
 def test_rfc7592_read_update_delete(dev: Stack) -> None:
     registered = post(dev, MCP_REMOTE).json()
     uri = registered["registration_client_uri"]
-    bearer = {"Authorization": f"Bearer {registered['registration_access_token']}"}
 
-    read = httpx.get(uri, headers=bearer)
+    def bearer(token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    first = registered["registration_access_token"]
+    read = httpx.get(uri, headers=bearer(first))
     assert read.status_code == 200
     assert read.json()["client_name"] == "MCP CLI Proxy"
     assert "client_secret" not in read.json()  # stored hashed: shown once, at registration
+    # §3: every response carries a registration access token; this one replaces the old.
+    second = read.json()["registration_access_token"]
+    assert second != first
+    assert read.json()["registration_client_uri"] == uri
+    assert httpx.get(uri, headers=bearer(first)).status_code == 401
 
     assert httpx.get(uri).status_code == 401
-    assert httpx.get(uri, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert httpx.get(uri, headers=bearer("wrong")).status_code == 401
     other = post(dev, MCP_REMOTE).json()
-    assert httpx.get(other["registration_client_uri"], headers=bearer).status_code == 401
+    assert httpx.get(other["registration_client_uri"], headers=bearer(second)).status_code == 401
 
     changed = {
         **MCP_REMOTE,
         "client_id": registered["client_id"],
         "redirect_uris": ["http://localhost:4000/oauth/callback"],
     }
-    updated = httpx.put(uri, json=changed, headers=bearer)
-    assert updated.status_code == 200, updated.text
-    assert updated.json()["redirect_uris"] == ["http://localhost:4000/oauth/callback"]
     to_public = httpx.put(
-        uri, json={**changed, "token_endpoint_auth_method": "none"}, headers=bearer
+        uri, json={**changed, "token_endpoint_auth_method": "none"}, headers=bearer(second)
     )
     assert to_public.status_code == 400
-    wrong_id = httpx.put(uri, json={**changed, "client_id": "someone-else"}, headers=bearer)
+    wrong_id = httpx.put(uri, json={**changed, "client_id": "someone-else"}, headers=bearer(second))
     assert wrong_id.status_code == 400
+    updated = httpx.put(uri, json=changed, headers=bearer(second))
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["redirect_uris"] == ["http://localhost:4000/oauth/callback"]
+    third = updated.json()["registration_access_token"]
 
-    assert httpx.delete(uri, headers=bearer).status_code == 204
-    assert httpx.get(uri, headers=bearer).status_code == 401
+    assert httpx.delete(uri, headers=bearer(third)).status_code == 204
+    assert httpx.get(uri, headers=bearer(third)).status_code == 401
