@@ -86,6 +86,7 @@ def _progress(done: int, total: int) -> None:
 def _clients(args: argparse.Namespace) -> int:
     from . import manage
     from .cognito_admin import CognitoAdmin
+    from .resources import scopes_supported
     from .settings import OperatorSettings
     from .store import open_store
 
@@ -143,7 +144,8 @@ def _clients(args: argparse.Namespace) -> int:
         print("done" if not failures else f"{failures} backing clients could not be deleted")
         return 1 if failures else 0
     if args.action == "reconcile":
-        drift = manage.find_drift(store, admin, _progress, settling=args.min_age)
+        scopes = scopes_supported(settings.resources) if settings.resources else []
+        drift = manage.find_drift(store, admin, _progress, settling=args.min_age, scopes=scopes)
         print(json.dumps(drift.as_dict(), indent=2))
         if drift.clean:
             print("store and Cognito agree")

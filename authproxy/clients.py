@@ -24,7 +24,7 @@ from typing import Any
 
 from .cognito_admin import CognitoAdmin, CognitoAdminError
 from .errors import OAuthError, invalid_client, temporarily_unavailable
-from .resources import OIDC_SCOPES
+from .resources import scopes_supported
 from .sealing import SecretBox
 from .settings import Settings
 from .store import BackingClient, Registration, Store, StoreConflict, StoreUnavailable
@@ -142,7 +142,8 @@ class Registrar:
 
     @property
     def backing_scopes(self) -> list[str]:
-        return [*OIDC_SCOPES, *(s for r in self.settings.resources for s in r.cognito_scopes)]
+        """Every scope the façade can ask Cognito for on a client's behalf."""
+        return scopes_supported(self.settings.resources)
 
     # registration
 

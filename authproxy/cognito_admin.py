@@ -154,6 +154,22 @@ class CognitoAdmin:
     def describe_client(self, client_id: str) -> dict[str, Any]:
         return dict(self._call("DescribeUserPoolClient", ClientId=client_id)["UserPoolClient"])
 
+    def add_scopes(self, client_id: str, scopes: Sequence[str]) -> list[str]:
+        """Give an app client more OAuth scopes (a resource the façade fronts since it was made).
+
+        UpdateUserPoolClient resets every field it is not given, so the update carries back
+        everything DescribeUserPoolClient returned. Returns the scopes now allowed.
+        """
+        described = self.describe_client(client_id)
+        updatable = self._idp.meta.service_model.operation_model(
+            "UpdateUserPoolClient"
+        ).input_shape.members
+        current = list(described.get("AllowedOAuthScopes", []))
+        wanted = [*current, *(s for s in scopes if s not in current)]
+        fields = {k: v for k, v in described.items() if k in updatable and k != "UserPoolId"}
+        self._call("UpdateUserPoolClient", **{**fields, "AllowedOAuthScopes": wanted})
+        return wanted
+
     def delete_client(self, client_id: str) -> None:
         """DeleteUserPoolClient; a client that is already gone counts as deleted."""
         try:

@@ -8,7 +8,7 @@ line prints it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -147,11 +147,16 @@ class Drift:
     missing_in_cognito: list[BackingClient] = field(default_factory=list)
     #: Registrations whose backing row is gone.
     dangling_registrations: list[Registration] = field(default_factory=list)
+    #: Backing clients lacking scopes of the resources the façade fronts now.
+    missing_scopes: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def clean(self) -> bool:
         return not (
-            self.orphaned_in_cognito or self.missing_in_cognito or self.dangling_registrations
+            self.orphaned_in_cognito
+            or self.missing_in_cognito
+            or self.dangling_registrations
+            or self.missing_scopes
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -162,6 +167,7 @@ class Drift:
             ],
             "missing_in_cognito": [b.client_id for b in self.missing_in_cognito],
             "dangling_registrations": [r.client_id for r in self.dangling_registrations],
+            "missing_scopes": self.missing_scopes,
         }
 
 
@@ -170,8 +176,10 @@ def find_drift(
     admin: CognitoAdmin,
     progress: Progress = _no_progress,
     settling: float = SETTLING,
+    scopes: Sequence[str] = (),
 ) -> Drift:
-    """Compare the store with the pool's app clients, both ways.
+    """Compare the store with the pool's app clients, both ways, and, given the ``scopes`` the
+    backing clients should allow (from ``AUTHPROXY_RESOURCES``), find those that lack some.
 
     A Cognito client younger than ``settling`` seconds is never an orphan: the façade creates the
     Cognito client before its row, so a registration in flight would otherwise look like one.
@@ -188,6 +196,12 @@ def find_drift(
         if settling <= 0 or (age is not None and age >= settling):
             drift.orphaned_in_cognito.append(client)
     drift.missing_in_cognito = [b for cid, b in backing.items() if cid not in cognito]
+    if scopes:
+        for client_id in backing.keys() & cognito.keys():
+            allowed = admin.describe_client(client_id).get("AllowedOAuthScopes", [])
+            lacking = [s for s in scopes if s not in allowed]
+            if lacking:
+                drift.missing_scopes[client_id] = lacking
     registrations = store.list_registrations()
     for done, registration in enumerate(registrations, 1):
         if registration.backing_client_id not in backing and registration.status == "active":
@@ -198,8 +212,11 @@ def find_drift(
 
 def fix_drift(store: Store, admin: CognitoAdmin, drift: Drift) -> int:
     """Delete orphaned Cognito clients; drop rows for clients Cognito no longer has and revoke
-    the registrations that depended on them (they cannot work). Returns failures."""
+    the registrations that depended on them (they cannot work); give backing clients the scopes
+    they lack. Returns failures."""
     failures = 0
+    for client_id, scopes in drift.missing_scopes.items():
+        admin.add_scopes(client_id, scopes)
     for client in drift.orphaned_in_cognito:
         failures += not delete_cognito_client(admin, client["ClientId"])
     gone = {b.client_id for b in drift.missing_in_cognito}

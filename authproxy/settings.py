@@ -156,6 +156,9 @@ class OperatorSettings:
     region: str
     store_url: str
     cognito_endpoint: str | None = None
+    #: The resources the façade fronts, when ``AUTHPROXY_RESOURCES`` is set (reconcile checks
+    #: that every backing client allows their scopes).
+    resources: tuple[ProtectedResource, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> OperatorSettings:
@@ -166,6 +169,7 @@ class OperatorSettings:
             region=config.region(env, pool_region),
             store_url=_store_url(env, None),
             cognito_endpoint=config.url(env, "COGNITO_ENDPOINT") or None,
+            resources=_resources(env) if env.get("AUTHPROXY_RESOURCES", "").strip() else (),
         )
 
 

@@ -259,3 +259,42 @@ def test_check_names_an_unreachable_server(dev: Stack) -> None:
     assert result.returncode == 1
     assert "✗ 401 challenge" in result.stdout
     assert httpx.ConnectError.__name__ in result.stdout
+
+
+def test_reconcile_gives_backing_clients_the_scopes_of_a_new_resource(stack: Stack) -> None:
+    """An operator fronts a second MCP server: existing backing clients need its scopes."""
+    idp = cognito(stack)
+    new = "https://tools.example.com/mcp"
+    idp.create_resource_server(
+        UserPoolId=stack["USER_POOL_ID"],
+        Identifier=new,
+        Name="tools",
+        Scopes=[{"ScopeName": "read", "ScopeDescription": "read"}],
+    )
+    client = stack.register(**CLAUDE)
+    backing = json.loads(run(stack, "clients", "show", client["client_id"]).stdout)[
+        "backing_client_id"
+    ]
+    resources = [*json.loads(stack["AUTHPROXY_RESOURCES"]), {"resource": new, "scopes": ["read"]}]
+    env = {**stack.shell_env(), "AUTHPROXY_RESOURCES": json.dumps(resources)}
+
+    def reconcile(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [AUTHPROXY, "clients", "reconcile", "--min-age", "0", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    found = reconcile()
+    assert found.returncode == 1
+    assert json.loads(found.stdout[: found.stdout.rindex("}") + 1])["missing_scopes"][backing] == [
+        f"{new}/read"
+    ]
+    assert reconcile("--fix").returncode == 0
+    assert reconcile().returncode == 0
+    described = idp.describe_user_pool_client(UserPoolId=stack["USER_POOL_ID"], ClientId=backing)
+    client_config = described["UserPoolClient"]
+    assert f"{new}/read" in client_config["AllowedOAuthScopes"]
+    assert client_config["CallbackURLs"] == [f"{stack.issuer}/callback"]  # the rest kept
