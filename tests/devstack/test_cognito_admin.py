@@ -324,3 +324,20 @@ def test_malformed_raw_requests_get_aws_errors_not_500(standin, pool, body, erro
     response = raw_create_client(standin, body.replace(b"POOL", pool.pool_id.encode()))
     assert response.status_code == 400
     assert response.json()["__type"] == error
+
+
+def test_app_clients_carry_creation_and_modification_dates(standin, pool):
+    idp = standin.cognito_idp()
+    created = idp.create_user_pool_client(UserPoolId=pool.pool_id, ClientName="dated")[
+        "UserPoolClient"
+    ]
+    described = idp.describe_user_pool_client(
+        UserPoolId=pool.pool_id, ClientId=created["ClientId"]
+    )["UserPoolClient"]
+    assert described["CreationDate"] == created["CreationDate"]
+    idp.update_user_pool_client(
+        UserPoolId=pool.pool_id, ClientId=created["ClientId"], ClientName="renamed"
+    )
+    updated = idp.describe_user_pool_client(UserPoolId=pool.pool_id, ClientId=created["ClientId"])
+    assert updated["UserPoolClient"]["CreationDate"] == created["CreationDate"]
+    assert updated["UserPoolClient"]["LastModifiedDate"] >= created["CreationDate"]

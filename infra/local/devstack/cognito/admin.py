@@ -243,7 +243,11 @@ class AdminApi:
             "CreateUserPoolClient": self._create_client,
             "UpdateUserPoolClient": self._update_client,
             "CreateUserPoolDomain": self._create_domain,
+            "DescribeUserPoolClient": self._describe_client,
         }
+        # moto keeps no timestamps for app clients; Cognito returns CreationDate and
+        # LastModifiedDate (epoch seconds), which reconcile uses to leave young clients alone.
+        self._dates: dict[str, tuple[float, float]] = {}
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -309,15 +313,29 @@ class AdminApi:
                 f"The user pool {pool.pool_id} has reached its limit of app clients.",
             )
         status, headers, body = _call(self.moto_app, environ)
-        if status.startswith("200") and has_secret:
+        if status.startswith("200"):
             document = json.loads(body)
             client = document["UserPoolClient"]
-            secret = supplied_secret or _new_secret()
-            userpools.set_client_secret(pool.pool_id, client["ClientId"], secret)
-            client["ClientSecret"] = secret
-            body = json.dumps(document).encode()
-            headers = [(name, value) for name, value in headers if name.lower() != "content-length"]
-            headers.append(("Content-Length", str(len(body))))
+            if has_secret:
+                secret = supplied_secret or _new_secret()
+                userpools.set_client_secret(pool.pool_id, client["ClientId"], secret)
+                client["ClientSecret"] = secret
+            now = self.state.clock()
+            self._dates[client["ClientId"]] = (now, now)
+            client.update(CreationDate=now, LastModifiedDate=now)
+            body, headers = _rewritten(document, headers)
+        start_response(status, headers)
+        return [body]
+
+    def _describe_client(
+        self, environ: dict[str, Any], start_response: Callable[..., Any], params: dict[str, Any]
+    ) -> Iterable[bytes]:
+        status, headers, body = _call(self.moto_app, environ)
+        dates = self._dates.get(str(params.get("ClientId")))
+        if status.startswith("200") and dates is not None:
+            document = json.loads(body)
+            document["UserPoolClient"].update(CreationDate=dates[0], LastModifiedDate=dates[1])
+            body, headers = _rewritten(document, headers)
         start_response(status, headers)
         return [body]
 
@@ -330,6 +348,8 @@ class AdminApi:
         if client is not None:
             check_client_settings(params, pool, client.confidential)
             userpools.reset_client_settings(pool.pool_id, client.client_id)
+            created, _ = self._dates.get(client.client_id, (self.state.clock(), 0.0))
+            self._dates[client.client_id] = (created, self.state.clock())
         return self.moto_app(environ, start_response)
 
     def _create_domain(
@@ -355,6 +375,15 @@ class AdminApi:
             ],
         )
         return [body]
+
+
+def _rewritten(
+    document: Any, headers: list[tuple[str, str]]
+) -> tuple[bytes, list[tuple[str, str]]]:
+    """A changed JSON body and its headers with the Content-Length to match."""
+    body = json.dumps(document).encode()
+    kept = [(name, value) for name, value in headers if name.lower() != "content-length"]
+    return body, [*kept, ("Content-Length", str(len(body)))]
 
 
 def _call(app: WSGIApp, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
