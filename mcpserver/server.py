@@ -23,6 +23,8 @@ def build_server(settings: Settings) -> MCPServer:
 
     Multi-round requests of revision 2026-07-28 carry a sealed ``requestState``; sealing it with
     the shared session key (not the SDK's per-process default) lets any instance resume it.
+    ``subscriptions/listen`` is not served: its stream never ends, which on Lambda means an
+    invocation held to its timeout, and nothing here changes its lists at run time anyway.
     """
     server = MCPServer(
         NAME,
@@ -31,6 +33,7 @@ def build_server(settings: Settings) -> MCPServer:
         version="0.1.0",
         request_state_security=RequestStateSecurity(keys=[settings.session_secret]),
         log_level=settings.log_level,  # type: ignore[arg-type]  # checked by Settings
+        subscriptions=False,
     )
     identity.register(server)
     ec2.register(server, settings.region)

@@ -6,6 +6,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 import boto3
 import httpx
 import httpx2
@@ -226,6 +227,26 @@ async def test_server_discover_at_the_modern_revision(mcp_server: Any, tokens: A
     result = response.json()["result"]
     assert LATEST_MODERN_VERSION in result["supportedVersions"]
     assert "mcp-session-id" not in response.headers
+    # Nothing to listen for: no list-changed or subscribe promises a stateless server can't keep.
+    capabilities = result["capabilities"]
+    assert capabilities["tools"].get("listChanged") is not True
+    assert capabilities["resources"].get("subscribe") is not True
+
+
+async def test_subscriptions_listen_is_refused_at_once(mcp_server: Any, tokens: Any) -> None:
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": LATEST_MODERN_VERSION,
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    with anyio.fail_after(5):
+        response = await post(
+            mcp_server.url,
+            rpc("subscriptions/listen", {"_meta": meta}),
+            tokens.access(),
+            mcp_protocol_version=LATEST_MODERN_VERSION,
+            mcp_method="subscriptions/listen",
+        )
+    assert response.json()["error"]["code"] in (-32601, -32602)  # the SDK says -32602
 
 
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
