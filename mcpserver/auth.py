@@ -61,13 +61,15 @@ class InvalidToken(Exception):
 def is_bound_to_resource(claims: Mapping[str, Any], resource: str, scopes: Collection[str]) -> bool:
     """Whether a token was issued for ``resource`` (RFC 8707 audience, design D5).
 
-    Cognito sets ``aud`` only when resource binding was used; otherwise the binding is carried by
-    the resource server's scopes, which Cognito spells ``<resource>/<name>``.
+    Cognito sets ``aud`` only when resource binding was used, and then it decides: a token whose
+    audience names other resources is not for this one (RFC 9068 §4), whatever its scopes say.
+    Without ``aud`` the binding is carried by the resource server's scopes, which Cognito spells
+    ``<resource>/<name>``.
     """
-    audience = claims.get("aud")
-    audiences = [audience] if isinstance(audience, str) else audience
-    if isinstance(audiences, list) and resource in audiences:
-        return True
+    if "aud" in claims:
+        audience = claims["aud"]
+        audiences = [audience] if isinstance(audience, str) else audience
+        return isinstance(audiences, list) and resource in audiences
     granted = str(claims.get("scope", "")).split()
     return any(f"{resource}/{name}" in granted for name in scopes)
 
@@ -234,9 +236,7 @@ class BearerAuthMiddleware:
             logger.error("token signing keys unavailable")
             await send_json(send, 503, {"error": "temporarily_unavailable"}, {"retry-after": "30"})
             return
-        if access_token is None or (
-            access_token.expires_at is not None and access_token.expires_at < time.time()
-        ):
+        if access_token is None:
             await self._challenge(send, 401, needed, "invalid_token")
             return
         missing = [s for s in needed if s not in access_token.scopes]

@@ -83,6 +83,7 @@ async def test_no_token_starts_the_authorization_flow(mcp_server: Any) -> None:
         "unknown kid",
         "ID token",
         "another resource",
+        "bound to another audience",
         "garbage",
     ],
 )
@@ -122,6 +123,7 @@ async def test_refused_tokens_get_invalid_token(
         ),
         "ID token": lambda: tokens.access(token_use="id", aud="client"),
         "another resource": lambda: tokens.access(scope="https://other.example.com/mcp/read"),
+        "bound to another audience": lambda: tokens.access(aud="https://other.example.com/mcp"),
         "garbage": lambda: "abc.def",
     }[case]()
     response = await post(mcp_server.url, initialize(), token)
@@ -209,6 +211,13 @@ async def test_lists_answer_without_an_initialize(mcp_server: Any, tokens: Any) 
         response = await post(mcp_server.url, rpc(method), token, mcp_protocol_version="2024-11-05")
         assert response.status_code == 200
         assert key in response.json()["result"]
+
+
+async def test_a_token_just_expired_is_within_the_leeway(mcp_server: Any, tokens: Any) -> None:
+    """Clocks drift: the verifier allows 30 s past ``exp``, and nothing after it undoes that."""
+    token = tokens.access(exp=int(time.time()) - 10)
+    response = await post(mcp_server.url, rpc("tools/list"), token)
+    assert response.status_code == 200
 
 
 async def test_server_discover_at_the_modern_revision(mcp_server: Any, tokens: Any) -> None:

@@ -231,6 +231,10 @@ def test_audience_binding_rule() -> None:
     assert not is_bound_to_resource({"scope": f"{RESOURCE}/read"}, RESOURCE, ["write"])
     assert not is_bound_to_resource({"aud": "client-id", "scope": "openid"}, RESOURCE, ["read"])
     assert not is_bound_to_resource({}, RESOURCE, ["read"])
+    # An audience decides: a token for another resource fails even with this one's scope.
+    other = {"aud": "https://other.example.com/mcp", "scope": f"{RESOURCE}/read"}
+    assert not is_bound_to_resource(other, RESOURCE, ["read"])
+    assert not is_bound_to_resource({"aud": 7, "scope": f"{RESOURCE}/read"}, RESOURCE, ["read"])
 
 
 async def test_protecting_another_mcp_server(
