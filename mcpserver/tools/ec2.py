@@ -109,14 +109,14 @@ def can_elicit(ctx: Context) -> bool:
 def confirm_stop(
     instance_id: str, confirm: bool, ctx: Context
 ) -> Elicit[StopConfirmation] | StopConfirmation:
-    """The user's go-ahead: the ``confirm`` argument, else an elicitation where one can travel."""
-    if confirm:
-        return StopConfirmation(confirm=True)
+    """The user's go-ahead. Where an elicitation can reach the user it is always asked, even if
+    the caller passed ``confirm`` (a model may set that on its own); ``confirm`` is the fallback
+    for requests that cannot carry an elicitation."""
     if can_elicit(ctx):
         return Elicit(
             f"Stop EC2 instance {instance_id}? It can be started again.", StopConfirmation
         )
-    return StopConfirmation(confirm=False)
+    return StopConfirmation(confirm=confirm)
 
 
 def register(server: MCPServer, default_region: str) -> None:

@@ -425,9 +425,17 @@ async def test_stopping_needs_confirmation_on_a_handshake_revision(
     }
 
 
-@pytest.mark.parametrize(("action", "stops"), [("accept", True), ("decline", False)])
+@pytest.mark.parametrize(
+    ("action", "stops", "arguments"),
+    [
+        ("accept", True, {}),
+        ("decline", False, {}),
+        # The model cannot answer for the user: where the user can be asked, confirm is ignored.
+        ("decline", False, {"confirm": True}),
+    ],
+)
 async def test_stopping_asks_the_user_on_the_modern_revision(
-    action: str, stops: bool, aws: None, mcp_server: Any, tokens: Any
+    action: str, stops: bool, arguments: dict, aws: None, mcp_server: Any, tokens: Any
 ) -> None:
     (instance,) = launch(1)
     asked: list[str] = []
@@ -443,7 +451,7 @@ async def test_stopping_asks_the_user_on_the_modern_revision(
         mode=LATEST_MODERN_VERSION,
         elicitation_callback=elicit,
     ) as client:
-        result = await client.call_tool("stop_ec2_instance", {"instance_id": instance})
+        result = await client.call_tool("stop_ec2_instance", {"instance_id": instance, **arguments})
     assert asked == [f"Stop EC2 instance {instance}? It can be started again."]
     assert result.is_error is not stops
     state = boto3.client("ec2", region_name="us-east-1").describe_instances(InstanceIds=[instance])
