@@ -37,6 +37,7 @@ def build_server(settings: Settings) -> MCPServer:
     )
     identity.register(server)
     ec2.register(server, settings.region)
-    bedrock_usage.register(server, settings.region)
+    if settings.bedrock_log_group:
+        bedrock_usage.register(server, settings.region, settings.bedrock_log_group)
     prompts.register(server)
     return server

@@ -21,6 +21,7 @@ __all__ = ["Settings", "SettingsError", "origin_of"]
 
 MIN_SECRET_LENGTH = 32
 DESTRUCTIVE_SCOPE = "write"
+_LOG_GROUP = re.compile(r"^[\.\-_/#A-Za-z0-9]{1,512}$")
 
 _COGNITO_ISSUER_HOST = re.compile(
     r"^cognito-idp\.(?P<region>[a-z]{2}(-[a-z]+)+-\d)\.amazonaws\.com$"
@@ -47,6 +48,8 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
     resource_name: str = "AWS tools"
+    #: The Bedrock model-invocation log group the usage report reads; None: no such tool.
+    bedrock_log_group: str | None = "/aws/bedrock/modelinvocations"
     log_level: str = "INFO"
 
     @property
@@ -112,6 +115,7 @@ class Settings:
             allowed_hosts=config.items(env, "MCP_ALLOWED_HOSTS") or (host,),
             allowed_origins=config.items(env, "MCP_ALLOWED_ORIGINS") or (origin_of(mcp_url),),
             resource_name=env.get("MCP_RESOURCE_NAME", "").strip() or "AWS tools",
+            bedrock_log_group=_bedrock_log_group(env),
             log_level=config.log_level(env, "MCP_LOG_LEVEL"),
         )
 
@@ -153,3 +157,13 @@ def _check_jwks_file(path: str) -> None:
         raise SettingsError("MCP_JWKS_FILE", f"cannot be read as JSON ({exc})") from None
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
         raise SettingsError("MCP_JWKS_FILE", "is not a JWK Set (RFC 7517 §5)")
+
+
+def _bedrock_log_group(env: Mapping[str, str]) -> str | None:
+    raw = env.get("MCP_BEDROCK_LOG_GROUP")
+    if raw is None:
+        return "/aws/bedrock/modelinvocations"
+    name = raw.strip()
+    if name and not _LOG_GROUP.match(name):
+        raise SettingsError("MCP_BEDROCK_LOG_GROUP", f"{name!r} is not a log group name")
+    return name or None

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from collections import defaultdict
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -22,8 +22,10 @@ from pydantic import BaseModel, Field
 from mcpserver.tools.aws import Region, aws_errors, client, tool_error
 
 DEFAULT_LOG_GROUP = "/aws/bedrock/modelinvocations"
-# A bound on the work one call does: 10,000 events a page, so up to two million invocations.
+# Bounds on the work one call does: up to 200 pages of up to 10,000 events, and no longer than
+# leaves a Lambda (60 s) time to answer; past either, the report says it is truncated.
 MAX_PAGES = 200
+MAX_SECONDS = 40
 
 LogGroup = Annotated[
     str,
@@ -65,7 +67,9 @@ class UsageReport(UsageSummary):
     log_group: str
     start: str
     end: str
-    truncated: bool = Field(description="True if the log group had more events than one call reads")
+    truncated: bool = Field(
+        description="True if the log group had more events than one call reads in time"
+    )
 
 
 def _token_count(section: Any, key: str) -> int:
@@ -73,22 +77,28 @@ def _token_count(section: Any, key: str) -> int:
     return value if isinstance(value, int) and value >= 0 else 0
 
 
-def summarize(messages: Iterable[str]) -> UsageSummary:
-    """Add up model-invocation log records (totals, by day, model and caller); count the rest."""
-    totals = Usage()
-    daily: defaultdict[str, Usage] = defaultdict(Usage)
-    models: defaultdict[str, Usage] = defaultdict(Usage)
-    callers: defaultdict[str, Usage] = defaultdict(Usage)
-    skipped = 0
-    for message in messages:
+class Tally:
+    """Adds up model-invocation log records as they are read (totals, by day, model and caller),
+    so a report holds counts, not events."""
+
+    def __init__(self) -> None:
+        self.totals = Usage()
+        self.daily: defaultdict[str, Usage] = defaultdict(Usage)
+        self.models: defaultdict[str, Usage] = defaultdict(Usage)
+        self.callers: defaultdict[str, Usage] = defaultdict(Usage)
+        self.events = 0
+        self.skipped = 0
+
+    def add(self, message: str) -> None:
+        self.events += 1
         try:
             record = json.loads(message)
         except ValueError:
-            skipped += 1
-            continue
+            self.skipped += 1
+            return
         if not isinstance(record, dict) or not isinstance(record.get("modelId"), str):
-            skipped += 1
-            continue
+            self.skipped += 1
+            return
         input_tokens = _token_count(record.get("input"), "inputTokenCount")
         output_tokens = _token_count(record.get("output"), "outputTokenCount")
         # A model ARN names the model after its last slash.
@@ -96,30 +106,39 @@ def summarize(messages: Iterable[str]) -> UsageSummary:
         identity = record.get("identity")
         caller = identity.get("arn") if isinstance(identity, dict) else None
         day = str(record.get("timestamp", ""))[:10] or "unknown"
-        for usage in (totals, daily[day], models[model], callers[caller or "unknown"]):
+        for usage in (
+            self.totals,
+            self.daily[day],
+            self.models[model],
+            self.callers[caller or "unknown"],
+        ):
             usage.add(input_tokens, output_tokens)
-    return UsageSummary(
-        totals=totals,
-        daily=dict(sorted(daily.items())),
-        models=dict(models),
-        callers=dict(callers),
-        skipped_events=skipped,
-    )
+
+    def summary(self) -> UsageSummary:
+        return UsageSummary(
+            totals=self.totals,
+            daily=dict(sorted(self.daily.items())),
+            models=dict(self.models),
+            callers=dict(self.callers),
+            skipped_events=self.skipped,
+        )
 
 
-def register(server: MCPServer, default_region: str) -> None:
-    """Add the Bedrock usage report tool to ``server``."""
+def register(server: MCPServer, default_region: str, default_log_group: str) -> None:
+    """Add the Bedrock usage report tool to ``server``, reading ``default_log_group`` unless the
+    caller names another (which the function's role must then be allowed to read)."""
 
     @server.tool(annotations=REPORT_ANNOTATIONS)
     async def bedrock_usage_report(
         ctx: Context,
         region: Region | None = None,
-        log_group: LogGroup = DEFAULT_LOG_GROUP,
+        log_group: LogGroup | None = None,
         days: Annotated[int, Field(ge=1, le=90)] = 1,
     ) -> UsageReport:
         """Bedrock usage from model-invocation logs: requests and tokens in total, per day,
         per model and per caller, over the last `days` days."""
         region = region or default_region
+        log_group = log_group or default_log_group
         end = datetime.now(UTC)
         start = end - timedelta(days=days)
         request: dict[str, Any] = {
@@ -127,19 +146,24 @@ def register(server: MCPServer, default_region: str) -> None:
             "startTime": int(start.timestamp() * 1000),
             "endTime": int(end.timestamp() * 1000),
         }
-        messages: list[str] = []
+        tally = Tally()
         truncated = False
+        deadline = time.monotonic() + MAX_SECONDS
         try:
             logs = await anyio.to_thread.run_sync(client, "logs", region)
             for page_number in range(1, MAX_PAGES + 1):
                 page = await anyio.to_thread.run_sync(
                     functools.partial(logs.filter_log_events, **request)
                 )
-                messages.extend(event.get("message", "") for event in page.get("events", []))
+                for event in page.get("events", []):
+                    tally.add(event.get("message", ""))
                 await ctx.report_progress(
-                    page_number, message=f"Read {len(messages)} log events from {log_group}"
+                    page_number, message=f"Read {tally.events} log events from {log_group}"
                 )
                 if not page.get("nextToken"):
+                    break
+                if time.monotonic() > deadline:
+                    truncated = True
                     break
                 request["nextToken"] = page["nextToken"]
             else:
@@ -147,7 +171,7 @@ def register(server: MCPServer, default_region: str) -> None:
         except aws_errors() as exc:
             raise tool_error(exc) from exc
         return UsageReport(
-            **dict(summarize(messages)),
+            **dict(tally.summary()),
             region=region,
             log_group=log_group,
             start=start.isoformat(timespec="seconds"),

@@ -466,6 +466,8 @@ def test_functions_environments_satisfy_their_settings(
     assert facade.secret_arn == deployment.physical["SealingSecret"]
     assert mcp.cognito_issuer == f"https://cognito-idp.{REGION}.amazonaws.com/{facade.user_pool_id}"
     assert set(mcp.scopes) == set(facade.default_resource.scopes)
+    # The log group the role may read is the one the usage tool reads.
+    assert mcp.bedrock_log_group == deployment.value({"Ref": "BedrockLogGroupName"})
 
 
 @pytest.mark.usefixtures("aws_credentials")

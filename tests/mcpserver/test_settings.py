@@ -124,3 +124,20 @@ def test_the_session_secret_is_read_from_secrets_manager() -> None:
         assert refused_variable(MCP_SESSION_SECRET=None, MCP_SESSION_SECRET_ARN=missing) == (
             "MCP_SESSION_SECRET_ARN"
         )
+
+
+def test_bedrock_log_group_default_custom_and_off() -> None:
+    assert settings().bedrock_log_group == "/aws/bedrock/modelinvocations"
+    assert settings(MCP_BEDROCK_LOG_GROUP="/custom/bedrock").bedrock_log_group == "/custom/bedrock"
+    assert settings(MCP_BEDROCK_LOG_GROUP="").bedrock_log_group is None
+    assert refused_variable(MCP_BEDROCK_LOG_GROUP="not a group!") == "MCP_BEDROCK_LOG_GROUP"
+
+
+async def test_without_a_log_group_there_is_no_usage_tool() -> None:
+    from mcpserver.server import build_server
+
+    on = {tool.name for tool in await build_server(settings()).list_tools()}
+    off = {
+        tool.name for tool in await build_server(settings(MCP_BEDROCK_LOG_GROUP="")).list_tools()
+    }
+    assert on - off == {"bedrock_usage_report"}

@@ -1,6 +1,14 @@
 import json
+from collections.abc import Iterable
 
-from mcpserver.tools.bedrock_usage import summarize
+from mcpserver.tools.bedrock_usage import Tally, UsageSummary
+
+
+def summarize(messages: Iterable[str]) -> UsageSummary:
+    tally = Tally()
+    for message in messages:
+        tally.add(message)
+    return tally.summary()
 
 
 def record(
