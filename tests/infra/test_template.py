@@ -521,3 +521,26 @@ def test_log_reads_are_limited_to_the_bedrock_log_group(deployed: dict[str, Any]
     assert read["Resource"]["Fn::Sub"].endswith(":log-group:${BedrockLogGroupName}:*")
     writes = [s for s in statements(deployed, role) if "logs:PutLogEvents" in as_list(s["Action"])]
     assert [s["Resource"] for s in writes] == [{"Fn::GetAtt": ["McpServerLogGroup", "Arn"]}]
+
+
+def test_every_target_group_and_function_has_its_alarms(template: dict[str, Any]) -> None:
+    alarms = resources_of(template, "AWS::CloudWatch::Alarm").values()
+    target_5xx = {
+        dimension["Value"]["Fn::GetAtt"][0]
+        for alarm in alarms
+        if alarm["Properties"].get("MetricName") == "HTTPCode_Target_5XX_Count"
+        for dimension in alarm["Properties"]["Dimensions"]
+        if dimension["Name"] == "TargetGroup"
+    }
+    # Application errors arrive as 500 responses of successful invocations: only the target
+    # group's 5xx count sees them.
+    assert target_5xx == set(resources_of(template, "AWS::ElasticLoadBalancingV2::TargetGroup"))
+    for function in resources_of(template, "AWS::Serverless::Function"):
+        text = [json.dumps(alarm["Properties"]) for alarm in alarms]
+        watched = {
+            metric
+            for metric in ("Errors", "Duration", "Throttles")
+            for properties in text
+            if function in properties and f'"{metric}"' in properties
+        }
+        assert watched == {"Errors", "Duration", "Throttles"}, function
