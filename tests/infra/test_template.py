@@ -544,3 +544,16 @@ def test_every_target_group_and_function_has_its_alarms(template: dict[str, Any]
             if function in properties and f'"{metric}"' in properties
         }
         assert watched == {"Errors", "Duration", "Throttles"}, function
+
+
+def test_each_target_group_may_invoke_the_alias_it_registers(template: dict[str, Any]) -> None:
+    permissions = resources_of(template, "AWS::Lambda::Permission")
+    for name, group in resources_of(template, "AWS::ElasticLoadBalancingV2::TargetGroup").items():
+        (target,) = group["Properties"]["Targets"]
+        depends = group.get("DependsOn", [])
+        depends = [depends] if isinstance(depends, str) else depends
+        (permission,) = [d for d in depends if d in permissions]
+        properties = permissions[permission]["Properties"]
+        assert properties["Principal"] == "elasticloadbalancing.amazonaws.com", name
+        assert properties["FunctionName"] == target["Id"], name  # the same alias, SnapStart's
+        assert target["Id"]["Ref"].endswith(".Alias"), name
