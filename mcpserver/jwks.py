@@ -71,6 +71,9 @@ class StaticJWKS:
         return self._keys.get(kid)
 
 
+FIRST_FETCH_RETRY = 5.0
+
+
 class RemoteJWKS:
     """The issuer's JWK Set over HTTPS, cached in memory for the life of the process."""
 
@@ -103,7 +106,10 @@ class RemoteJWKS:
 
     async def _refresh_if_allowed(self) -> None:
         now = self._clock()
-        if self._last_attempt is not None and now - self._last_attempt < self.min_refresh_interval:
+        # Until a first key set arrives every request fails (503), so retry sooner than once a
+        # minute; after that, stale keys serve while refreshes are rate-limited.
+        interval = self.min_refresh_interval if self._keys is not None else FIRST_FETCH_RETRY
+        if self._last_attempt is not None and now - self._last_attempt < interval:
             return
         self._last_attempt = now
         try:

@@ -87,3 +87,20 @@ async def test_an_unreachable_issuer_is_unavailable(refused_url: str) -> None:
     source = RemoteJWKS(refused_url, timeout=2)
     with pytest.raises(KeySetUnavailable):
         await source.get_key("k1")
+
+
+async def test_a_failed_first_fetch_is_retried_within_seconds(fresh_jwks: Any) -> None:
+    """Without any key set every request is refused, so a cold start that met an outage must
+    not wait out the whole refresh interval once the issuer is back."""
+    clock = Clock()
+    source = RemoteJWKS(fresh_jwks.url, min_refresh_interval=60, clock=clock)
+    fresh_jwks.failing = True
+    with pytest.raises(KeySetUnavailable):
+        await source.get_key("k1")
+    fresh_jwks.failing = False
+    clock.now += 1
+    with pytest.raises(KeySetUnavailable):
+        await source.get_key("k1")  # not hammering the issuer either
+    clock.now += 5
+    assert await source.get_key("k1") is not None
+    assert fresh_jwks.fetches == 2
