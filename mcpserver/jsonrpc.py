@@ -71,6 +71,38 @@ def requests_in(body: bytes) -> list[Mapping[str, Any]]:
     return [m for m in messages if isinstance(m, Mapping) and isinstance(m.get("method"), str)]
 
 
+def envelope_problem(body: bytes) -> str | None:
+    """Why ``body`` is not one well-formed JSON-RPC 2.0 message as MCP sends them (JSON-RPC 2.0
+    §4, §5; MCP base protocol: ids are strings or integers, never null; no batches since
+    2025-06-18), or None. A body that is not JSON at all is left to the SDK (-32700)."""
+    try:
+        message = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(message, list):
+        return "JSON-RPC batches are not supported"
+    if not isinstance(message, Mapping):
+        return "a JSON-RPC message must be an object"
+    if message.get("jsonrpc") != "2.0":
+        return 'jsonrpc must be "2.0"'
+    if "id" in message and (type(message["id"]) not in (str, int)):
+        return "id must be a string or an integer"
+    if "method" in message:
+        if not isinstance(message["method"], str):
+            return "method must be a string"
+        return None
+    if "id" not in message or ("result" in message) == ("error" in message):
+        return "a message needs a method, or an id with a result or an error"
+    return None
+
+
+async def send_rpc_error(send: Send, code: int, message: str) -> None:
+    """A JSON-RPC error for a message whose id cannot be trusted (JSON-RPC 2.0 §5: id null)."""
+    await send_json(
+        send, 400, {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}
+    )
+
+
 def called_tools(messages: list[Mapping[str, Any]]) -> list[str]:
     """Names of the tools that ``tools/call`` requests among ``messages`` call."""
     names = []

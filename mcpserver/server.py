@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from mcp.server.mcpserver import MCPServer, RequestStateSecurity
+from typing import Any
+
+from mcp.server.mcpserver import Context, MCPServer, RequestStateSecurity
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS, GetPromptResult, InputRequiredResult
 
 from mcpserver.settings import Settings
 from mcpserver.tools import bedrock_usage, ec2, identity, prompts
@@ -18,6 +22,22 @@ INSTRUCTIONS = (
 )
 
 
+class AwsToolsServer(MCPServer):
+    """The SDK's server, answering a prompt it cannot render as MCP says: -32602 Invalid params
+    (the SDK would answer code 0 and log a traceback at ERROR for any caller's typo)."""
+
+    async def get_prompt(
+        self,
+        name: str,
+        arguments: dict[str, Any] | None = None,
+        context: Context[Any, Any] | None = None,
+    ) -> GetPromptResult | InputRequiredResult:
+        try:
+            return await super().get_prompt(name, arguments, context)
+        except ValueError as exc:  # an unknown prompt, or arguments that do not fit it
+            raise MCPError(code=INVALID_PARAMS, message=str(exc)) from None
+
+
 def build_server(settings: Settings) -> MCPServer:
     """An ``MCPServer`` with every tool, resource and prompt registered.
 
@@ -26,7 +46,7 @@ def build_server(settings: Settings) -> MCPServer:
     ``subscriptions/listen`` is not served: its stream never ends, which on Lambda means an
     invocation held to its timeout, and nothing here changes its lists at run time anyway.
     """
-    server = MCPServer(
+    server = AwsToolsServer(
         NAME,
         title=settings.resource_name,
         instructions=INSTRUCTIONS,

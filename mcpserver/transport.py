@@ -20,10 +20,17 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE, TransportSecuritySettings
+from mcp.types import INVALID_REQUEST
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
-from mcpserver.jsonrpc import BodyTooLarge, read_body, replay, requests_in, send_json
+from mcpserver.jsonrpc import (
+    buffer_body,
+    envelope_problem,
+    requests_in,
+    send_json,
+    send_rpc_error,
+)
 
 
 def wants_progress(messages: list[Mapping[str, Any]]) -> bool:
@@ -91,11 +98,14 @@ class StatelessTransport:
                 {"allow": "POST"},
             )
             return
-        try:
-            body = await read_body(receive, self.max_body_size)
-        except BodyTooLarge:
-            await send_json(send, 413, {"error": "request body too large"})
+        buffered = await buffer_body(receive, send, self.max_body_size)
+        if buffered is None:
+            return
+        body, receive = buffered
+        problem = envelope_problem(body)
+        if problem is not None:
+            await send_rpc_error(send, INVALID_REQUEST, f"Invalid Request: {problem}")
             return
         accepts_sse = "text/event-stream" in Headers(scope=scope).get("accept", "")
         manager = self._sse if accepts_sse and wants_progress(requests_in(body)) else self._json
-        await manager.handle_request(scope, replay(body, receive), send)
+        await manager.handle_request(scope, receive, send)

@@ -551,3 +551,45 @@ async def test_the_regions_resource_and_the_prompt(aws: None, mcp_server: Any, t
     assert "us-east-1" in json.loads(regions.contents[0].text)  # type: ignore[union-attr]
     assert [p.name for p in prompts] == ["summarize_log_group"]
     assert "/aws/lambda/x" in prompt.messages[0].content.text  # type: ignore[union-attr]
+
+
+# -- malformed JSON-RPC ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ([], -32600),
+        ([rpc("ping")], -32600),
+        (5, -32600),
+        ({"jsonrpc": "2.0", "id": 1}, -32600),
+        ({"jsonrpc": "1.0", "id": 1, "method": "ping"}, -32600),
+        ({"jsonrpc": "2.0", "id": {"a": 1}, "method": "ping"}, -32600),
+        ({"jsonrpc": "2.0", "id": None, "method": "ping"}, -32600),
+        ({"jsonrpc": "2.0", "id": True, "method": "ping"}, -32600),
+        ({"jsonrpc": "2.0", "id": 1, "method": 7}, -32600),
+        (rpc("no/such/method"), -32601),
+        (rpc("tools/call", {"name": 5}), -32602),
+        (rpc("prompts/get", {"name": "no-such-prompt"}), -32602),
+    ],
+)
+async def test_malformed_messages_get_their_json_rpc_error(
+    body: Any, code: int, mcp_server: Any, tokens: Any
+) -> None:
+    response = await post(mcp_server.url, body, tokens.access(), mcp_protocol_version="2025-06-18")
+    assert response.json()["error"]["code"] == code, response.text
+
+
+async def test_a_body_that_is_not_json_is_a_parse_error(mcp_server: Any, tokens: Any) -> None:
+    async with httpx.AsyncClient() as http:
+        response = await http.post(
+            mcp_server.url,
+            content=b'{"jsonrpc": "2.0", "id": 1, "method": ',
+            headers={
+                "accept": ACCEPT,
+                "content-type": "application/json",
+                "authorization": f"Bearer {tokens.access()}",
+                "mcp-protocol-version": "2025-06-18",
+            },
+        )
+    assert response.json()["error"]["code"] == -32700

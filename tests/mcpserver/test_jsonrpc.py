@@ -41,3 +41,15 @@ def test_requests_and_called_tools() -> None:
     assert called_tools(requests_in(batch)) == ["whoami"]
     assert requests_in(b"{not json") == []
     assert called_tools([{"method": "tools/call", "params": ["x"]}]) == []
+
+
+def test_envelope_problems() -> None:
+    from mcpserver.jsonrpc import envelope_problem
+
+    assert envelope_problem(b'{"jsonrpc": "2.0", "id": 1, "method": "ping"}') is None
+    assert envelope_problem(b'{"jsonrpc": "2.0", "method": "notifications/initialized"}') is None
+    assert envelope_problem(b'{"jsonrpc": "2.0", "id": "a", "result": {}}') is None
+    assert envelope_problem(b"not json") is None  # the SDK's -32700
+    assert envelope_problem(b"[]") == "JSON-RPC batches are not supported"
+    assert envelope_problem(b'{"jsonrpc": "2.0", "id": 1.5, "method": "ping"}') is not None
+    assert envelope_problem(b'{"jsonrpc": "2.0", "id": 1, "result": {}, "error": {}}') is not None
