@@ -18,6 +18,7 @@ from typing import Any
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 from starlette.types import Scope
 
@@ -42,6 +43,17 @@ def key_source(settings: Settings) -> KeySource:
     if settings.jwks_file:
         return StaticJWKS.from_file(settings.jwks_file)
     return RemoteJWKS(settings.jwks_url)
+
+
+CORS_REQUEST_HEADERS = (
+    "authorization",
+    "content-type",
+    "last-event-id",
+    "mcp-method",
+    "mcp-name",
+    "mcp-protocol-version",
+    "mcp-session-id",
+)
 
 
 def subject_of(scope: Scope) -> dict[str, Any]:
@@ -91,7 +103,17 @@ def create_app(settings: Settings) -> Starlette:
     return Starlette(
         routes=routes,
         middleware=[
-            Middleware(logs.RequestLogMiddleware, logger="mcpserver.access", describe=subject_of)
+            Middleware(logs.RequestLogMiddleware, logger="mcpserver.access", describe=subject_of),
+            # Browser-based clients on the allowed origins (the Origin check refuses the rest)
+            # must be able to send the MCP headers and read the challenge and the session id.
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.allowed_origins),
+                allow_methods=["GET", "POST", "DELETE"],
+                allow_headers=list(CORS_REQUEST_HEADERS),
+                expose_headers=["www-authenticate", "mcp-session-id", "x-request-id"],
+                max_age=3600,
+            ),
         ],
         lifespan=transport.lifespan,
     )

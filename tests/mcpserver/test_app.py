@@ -593,3 +593,21 @@ async def test_a_body_that_is_not_json_is_a_parse_error(mcp_server: Any, tokens:
             },
         )
     assert response.json()["error"]["code"] == -32700
+
+
+async def test_browser_clients_on_an_allowed_origin_get_cors(mcp_server: Any) -> None:
+    (origin,) = mcp_server.settings.allowed_origins
+    async with httpx.AsyncClient() as http:
+        preflight = await http.options(
+            mcp_server.url,
+            headers={
+                "origin": origin,
+                "access-control-request-method": "POST",
+                "access-control-request-headers": "authorization,mcp-protocol-version",
+            },
+        )
+        refused = await http.post(mcp_server.url, json=initialize(), headers={"origin": origin})
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == origin
+    assert refused.status_code == 401
+    assert "www-authenticate" in refused.headers["access-control-expose-headers"].lower()
