@@ -95,7 +95,19 @@ def create_app(settings: Settings) -> Starlette:
             name=settings.resource_name,
         )
     )
-    routes = [Route(settings.path, mcp_endpoint, methods=["POST", "GET", "DELETE"])]
+    # Browser-based clients on the allowed origins (the Origin check refuses the rest) must be
+    # able to send the MCP headers and read the challenge and the session id.
+    mcp_endpoint_with_cors = CORSMiddleware(
+        mcp_endpoint,
+        allow_origins=list(settings.allowed_origins),
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=list(CORS_REQUEST_HEADERS),
+        expose_headers=["www-authenticate", "mcp-session-id", "x-request-id"],
+        max_age=3600,
+    )
+    routes = [
+        Route(settings.path, mcp_endpoint_with_cors, methods=["POST", "GET", "DELETE", "OPTIONS"])
+    ]
     routes += [
         Route(path, metadata, methods=["GET", "OPTIONS"])
         for path in dict.fromkeys((metadata_path(settings.mcp_url), WELL_KNOWN))
@@ -103,17 +115,7 @@ def create_app(settings: Settings) -> Starlette:
     return Starlette(
         routes=routes,
         middleware=[
-            Middleware(logs.RequestLogMiddleware, logger="mcpserver.access", describe=subject_of),
-            # Browser-based clients on the allowed origins (the Origin check refuses the rest)
-            # must be able to send the MCP headers and read the challenge and the session id.
-            Middleware(
-                CORSMiddleware,
-                allow_origins=list(settings.allowed_origins),
-                allow_methods=["GET", "POST", "DELETE"],
-                allow_headers=list(CORS_REQUEST_HEADERS),
-                expose_headers=["www-authenticate", "mcp-session-id", "x-request-id"],
-                max_age=3600,
-            ),
+            Middleware(logs.RequestLogMiddleware, logger="mcpserver.access", describe=subject_of)
         ],
         lifespan=transport.lifespan,
     )
