@@ -13,10 +13,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from support.node_tools import package_version
 from support.oauth import obtain_code, token_request
 from support.stack import Stack
 
@@ -85,6 +87,13 @@ def conformance(*args: str, env: dict[str, str] | None = None) -> subprocess.Com
         env={**os.environ, "NODE_OPTIONS": preload, **(env or {})},
         check=False,
     )
+
+
+@pytest.fixture(autouse=True)
+def suite_version(client_used: Callable[[str, str], None]) -> None:
+    version = package_version("@modelcontextprotocol/conformance")
+    assert version == "0.1.16"
+    client_used("MCP conformance (server)", version)
 
 
 @pytest.fixture(scope="module")
