@@ -77,6 +77,10 @@ class Transaction:
     def payload(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def approval(self) -> consent.Approval:
+        return consent.Approval(self.client_id, self.redirect_uri, self.resource, self.scopes)
+
     @classmethod
     def from_payload(cls, payload: dict[str, Any], purpose: Purpose) -> Transaction:
         try:
@@ -265,15 +269,7 @@ def _skip_consent(request: Request, state: AppState, txn: Transaction) -> bool:
     host = (urlsplit(txn.redirect_uri).hostname or "").lower()
     if host and host in state.settings.trusted_redirect_hosts and not is_loopback(txn.redirect_uri):
         return True
-    return consent.is_approved(
-        request,
-        state.settings,
-        state.sealer,
-        client_id=txn.client_id,
-        redirect_uri=txn.redirect_uri,
-        resource=txn.resource,
-        scopes=txn.scopes,
-    )
+    return consent.is_approved(request, state.settings, state.sealer, txn.approval)
 
 
 def _consent_form(state: AppState, registration: Registration, txn: Transaction) -> Response:
@@ -325,16 +321,7 @@ async def decide(request: Request) -> Response:
         )
     else:
         response = upstream_redirect(state, txn)
-        consent.remember(
-            response,
-            request,
-            state.settings,
-            state.sealer,
-            client_id=txn.client_id,
-            redirect_uri=txn.redirect_uri,
-            resource=txn.resource,
-            scopes=txn.scopes,
-        )
+        consent.remember(response, request, state.settings, state.sealer, txn.approval)
     consent.clear_csrf_cookie(response, state.settings)
     return response
 

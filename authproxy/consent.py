@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
+from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -57,13 +57,6 @@ def _digest(*parts: str, size: int) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:size]
 
 
-def _approval_key(client_id: str, redirect_uri: str, resource: str) -> str:
-    # Loopback redirects differ only by port from one run of a native client to the next (RFC 8252
-    # §7.3): one approval covers them all. Any other redirect URI is its own approval.
-    where = "|".join(loopback_key(redirect_uri)) if is_loopback(redirect_uri) else redirect_uri
-    return _digest(client_id, where, resource, size=24)
-
-
 def _approvals(request: Request, settings: Settings, sealer: Sealer) -> dict[str, list[str]]:
     raw = request.cookies.get(consent_cookie(settings))
     if not raw:
@@ -75,40 +68,43 @@ def _approvals(request: Request, settings: Settings, sealer: Sealer) -> dict[str
     return approvals if isinstance(approvals, dict) else {}
 
 
-def is_approved(
-    request: Request,
-    settings: Settings,
-    sealer: Sealer,
-    *,
-    client_id: str,
-    redirect_uri: str,
-    resource: str,
-    scopes: Sequence[str],
-) -> bool:
-    """This browser approved this client sending it to this redirect URI, for this resource, with
-    at least these scopes. A new redirect URI or more scopes asks again."""
-    approved = _approvals(request, settings, sealer).get(
-        _approval_key(client_id, redirect_uri, resource), []
-    )
-    return {_digest(s, size=8) for s in scopes} <= set(approved)
+@dataclass(frozen=True)
+class Approval:
+    """What a person approves: this client sending them to this redirect URI, for this resource,
+    with these scopes."""
+
+    client_id: str
+    redirect_uri: str
+    resource: str
+    scopes: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        # Loopback redirects differ only by port from one run of a native client to the next
+        # (RFC 8252 §7.3): one approval covers them all. Any other redirect URI is its own.
+        uri = self.redirect_uri
+        where = "|".join(loopback_key(uri)) if is_loopback(uri) else uri
+        return _digest(self.client_id, where, self.resource, size=24)
+
+    @property
+    def scope_digests(self) -> set[str]:
+        return {_digest(s, size=8) for s in self.scopes}
+
+
+def is_approved(request: Request, settings: Settings, sealer: Sealer, approval: Approval) -> bool:
+    """This browser approved this, or more scopes for the same client, redirect and resource. A
+    new redirect URI or more scopes asks again."""
+    approved = _approvals(request, settings, sealer).get(approval.key, [])
+    return approval.scope_digests <= set(approved)
 
 
 def remember(
-    response: Response,
-    request: Request,
-    settings: Settings,
-    sealer: Sealer,
-    *,
-    client_id: str,
-    redirect_uri: str,
-    resource: str,
-    scopes: Sequence[str],
+    response: Response, request: Request, settings: Settings, sealer: Sealer, approval: Approval
 ) -> None:
     """Add the approval to this browser's (the newest kept, the oldest dropped)."""
     approvals = _approvals(request, settings, sealer)
-    key = _approval_key(client_id, redirect_uri, resource)
-    granted = set(approvals.pop(key, [])) | {_digest(s, size=8) for s in scopes}
-    approvals[key] = sorted(granted)
+    granted = set(approvals.pop(approval.key, [])) | approval.scope_digests
+    approvals[approval.key] = sorted(granted)
     newest = dict(list(approvals.items())[-MAX_REMEMBERED:])
     _set_cookie(
         response,
