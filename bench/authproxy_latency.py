@@ -22,7 +22,6 @@ import json
 import os
 import shlex
 import signal
-import statistics
 import subprocess
 import sys
 import time
@@ -35,21 +34,12 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from coldstart import cold_starts, summary  # noqa: E402
+
 from support.oauth import obtain_code, token_request  # noqa: E402
 from support.stack import Stack  # noqa: E402
 
 REDIRECT = "http://localhost:8999/callback"
-COLD = """
-import json, sys, time
-started = time.perf_counter()
-from authproxy.lambda_handler import handler
-imported = time.perf_counter()
-response = handler(json.loads(sys.argv[1]), None)
-answered = time.perf_counter()
-print(json.dumps({"import_ms": (imported - started) * 1000,
-                  "first_response_ms": (answered - imported) * 1000,
-                  "status": response["statusCode"]}))
-"""
 METADATA_EVENT = {
     "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:::tg/bench"}},
     "httpMethod": "GET",
@@ -76,34 +66,6 @@ def start_dev() -> tuple[subprocess.Popen[str], dict[str, str]]:
         key, _, value = shlex.split(line)[0].partition("=")
         env[key] = value
     return process, env
-
-
-def summary(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {
-        "median_ms": round(statistics.median(ordered), 2),
-        "p95_ms": round(ordered[max(0, int(len(ordered) * 0.95) - 1)], 2),
-    }
-
-
-def cold_starts(env: dict[str, str], runs: int) -> dict[str, Any]:
-    child_env = {**os.environ, **env, "ISSUER": "https://mcp.example.com"}
-    results = []
-    for _ in range(runs):
-        out = subprocess.run(
-            [sys.executable, "-c", COLD, json.dumps(METADATA_EVENT)],
-            env=child_env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    assert all(r["status"] == 200 for r in results)
-    return {
-        "import": summary([r["import_ms"] for r in results]),
-        "first_response": summary([r["first_response_ms"] for r in results]),
-        "total": summary([r["import_ms"] + r["first_response_ms"] for r in results]),
-    }
 
 
 def refresh_chain(send: Any, refresh_token: str, count: int) -> list[float]:
@@ -172,8 +134,8 @@ def token_endpoints(stack: Stack, count: int) -> dict[str, Any]:
     return {
         "refresh_via_facade": facade,
         "refresh_direct_to_cognito_standin": cognito,
-        "facade_over_direct_median_ratio": round(facade["median_ms"] / cognito["median_ms"], 2),
-        "facade_overhead_median_ms": round(facade["median_ms"] - cognito["median_ms"], 2),
+        "facade_over_direct_median_ratio": round(facade["median"] / cognito["median"], 2),
+        "facade_overhead_median_ms": round(facade["median"] - cognito["median"], 2),
     }
 
 
@@ -186,7 +148,12 @@ def main() -> None:
     try:
         stack = Stack(env=env)
         report = {
-            "cold_start": cold_starts(env, args.runs),
+            "cold_start": cold_starts(
+                "authproxy.lambda_handler",
+                {**os.environ, **env, "ISSUER": "https://mcp.example.com"},
+                METADATA_EVENT,
+                args.runs,
+            ),
             "token_endpoint": token_endpoints(stack, args.refreshes),
             "python": sys.version.split()[0],
         }

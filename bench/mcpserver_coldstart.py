@@ -15,31 +15,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
+from coldstart import cold_starts, summary
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+HANDLER = "mcpserver.lambda_handler"
 MCP_URL = "https://mcp.example.com/mcp"
 ISSUER = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Bench1234"
-
-COLD = """
-import json, sys, time
-started = time.perf_counter()
-from mcpserver.lambda_handler import handler
-imported = time.perf_counter()
-response = handler(json.loads(sys.argv[1]), None)
-answered = time.perf_counter()
-print(json.dumps({"import_ms": (imported - started) * 1000,
-                  "first_response_ms": (answered - imported) * 1000,
-                  "status": response["statusCode"]}))
-"""
 
 
 def event(body: dict, token: str | None) -> dict:
@@ -89,41 +77,6 @@ def mint(key: RSAKey) -> str:
     return jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key)
 
 
-def summary(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    return {
-        "median": round(statistics.median(ordered), 2),
-        "p95": round(ordered[max(0, int(len(ordered) * 0.95) - 1)], 2),
-        "min": round(ordered[0], 2),
-        "max": round(ordered[-1], 2),
-    }
-
-
-def cold_starts(env: dict[str, str], first_event: dict, runs: int) -> dict:
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        result = subprocess.run(
-            [sys.executable, "-c", COLD, json.dumps(first_event)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        )
-        wall = (time.perf_counter() - started) * 1000
-        samples.append({**json.loads(result.stdout.splitlines()[-1]), "process_ms": wall})
-    return {
-        "status": samples[0]["status"],
-        "import_ms": summary([s["import_ms"] for s in samples]),
-        "first_response_ms": summary([s["first_response_ms"] for s in samples]),
-        "import_plus_first_response_ms": summary(
-            [s["import_ms"] + s["first_response_ms"] for s in samples]
-        ),
-        "whole_process_ms": summary([s["process_ms"] for s in samples]),
-    }
-
-
 def warm_calls(env: dict[str, str], token: str, calls: int) -> dict:
     os.environ.update(env)
     from mcpserver.lambda_handler import handler
@@ -164,8 +117,12 @@ def main() -> None:
         tools_list = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
         report = {
             "python": sys.version.split()[0],
-            "cold_unauthenticated_401": cold_starts(env, event(tools_list, None), args.runs),
-            "cold_authenticated_tools_list": cold_starts(env, event(tools_list, token), args.runs),
+            "cold_unauthenticated_401": cold_starts(
+                HANDLER, env, event(tools_list, None), args.runs
+            ),
+            "cold_authenticated_tools_list": cold_starts(
+                HANDLER, env, event(tools_list, token), args.runs
+            ),
             "warm_authenticated_tools_call_whoami": warm_calls(env, token, args.calls),
         }
     print(json.dumps(report, indent=2))
