@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from devstack.stack import HEADLINE, free_port
+from support.mcp_http import initialize_params, open_session, result, rpc
 from support.stack import Stack, dev_stack
 
 AUTHPROXY = str(Path(sys.executable).with_name("authproxy"))
@@ -83,3 +84,20 @@ def test_serve_names_a_missing_variable() -> None:
     )
     assert result.returncode == 2
     assert "ISSUER" in result.stderr
+
+
+def test_the_tools_have_demo_data_to_show(dev: Stack, access_token: str) -> None:
+    _, session = open_session(
+        dev, access_token, initialize_params("2025-06-18", "demo-data-check", "0")
+    )
+
+    def call(name: str) -> dict:
+        called = result(rpc(dev, "tools/call", {"name": name, "arguments": {}}, session))
+        assert called["isError"] is False, called
+        return dict(called["structuredContent"])
+
+    names = {instance["name"] for instance in call("list_ec2_instances")["instances"]}
+    assert {"demo-web", "demo-worker"} <= names
+    report = call("bedrock_usage_report")
+    assert report["totals"]["requests"] >= 3
+    assert "amazon.nova-lite-v1:0" in report["models"]

@@ -17,6 +17,7 @@ import shlex
 import socket
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ MCP_PATH = "/mcp"
 SCOPES = ("read", "write")
 # moto accepts any credentials; boto3 needs some to sign with.
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+_FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,54 @@ def stack_environment(
     }
 
 
+def seed_demo_aws(endpoint: str, region: str) -> None:
+    """Something for the MCP server's tools to show: two EC2 instances and a few Bedrock
+    model-invocation log records, in the stand-in's moto."""
+    import boto3
+
+    clients = {"endpoint_url": endpoint, "region_name": region, **_FAKE_CREDENTIALS}
+    ec2 = boto3.client("ec2", **clients)
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    for name in ("demo-web", "demo-worker"):
+        ec2.run_instances(
+            ImageId=image,
+            MinCount=1,
+            MaxCount=1,
+            InstanceType="t3.micro",
+            TagSpecifications=[
+                {"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": name}]}
+            ],
+        )
+    logs = boto3.client("logs", **clients)
+    group, stream = "/aws/bedrock/modelinvocations", "demo"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    now = int(time.time() * 1000)
+    events = [
+        {
+            "timestamp": now - minutes * 60_000,
+            "message": json.dumps(
+                {
+                    "schemaType": "ModelInvocationLog",
+                    "timestamp": time.strftime(
+                        "%Y-%m-%dT%H:%M:%SZ", time.gmtime(now / 1000 - minutes * 60)
+                    ),
+                    "identity": {"arn": f"arn:aws:iam::123456789012:user/{who}"},
+                    "modelId": model,
+                    "input": {"inputTokenCount": 120 + minutes},
+                    "output": {"outputTokenCount": 40 + minutes},
+                }
+            ),
+        }
+        for minutes, who, model in (
+            (30, "alice", "anthropic.claude-3-5-haiku-20241022-v1:0"),
+            (20, "bob", "amazon.nova-lite-v1:0"),
+            (10, "alice", "amazon.nova-lite-v1:0"),
+        )
+    ]
+    logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+
+
 def build_app(env: Mapping[str, str]) -> OneOrigin:
     """The façade and the MCP server, each from its own settings object, on one origin."""
     import authproxy.app
@@ -220,6 +270,7 @@ def run(options: DevOptions, out: TextIO = sys.stdout) -> None:
             os.environ.update(FAKE_AWS)
             os.environ["AWS_ENDPOINT_URL_EC2"] = standin.endpoint
             os.environ["AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"] = standin.endpoint
+            seed_demo_aws(standin.endpoint, env["AWS_REGION"])
             config = uvicorn.Config(
                 build_app(env),
                 log_config=None,
