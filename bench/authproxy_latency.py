@@ -28,7 +28,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,13 +110,7 @@ def token_endpoints(stack: Stack, count: int) -> dict[str, Any]:
         Purpose.REFRESH, tokens()["refresh_token"]
     )
     backing_id = cognito_refresh["backing_client_id"]
-    idp = boto3.client(
-        "cognito-idp",
-        endpoint_url=stack["COGNITO_ENDPOINT"],
-        region_name=stack["AWS_REGION"],
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",
-    )
+    idp = stack.aws("cognito-idp")
     secret = idp.describe_user_pool_client(UserPoolId=stack["USER_POOL_ID"], ClientId=backing_id)[
         "UserPoolClient"
     ]["ClientSecret"]

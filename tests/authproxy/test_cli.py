@@ -8,7 +8,6 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import httpx
 import pytest
 import uvicorn
@@ -43,16 +42,6 @@ def stack() -> Iterator[Stack]:
         yield running
 
 
-def cognito(stack: Stack):
-    return boto3.client(
-        "cognito-idp",
-        endpoint_url=stack["COGNITO_ENDPOINT"],
-        region_name=stack["AWS_REGION"],
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
 def test_list_shows_registrations_with_their_backing_clients(stack: Stack) -> None:
     used = stack.register(**{**CLAUDE, "redirect_uris": ["http://localhost:8200/cb"]})
     unused = stack.register(**CLAUDE)
@@ -75,7 +64,9 @@ def test_list_shows_registrations_with_their_backing_clients(stack: Stack) -> No
     assert rows[used["client_id"]]["expires"] == "never"  # used once: kept
     assert rows[unused["client_id"]]["last_used"] == "never"
     assert rows[unused["client_id"]]["expires"].startswith("20")  # forgotten if never used
-    clients = cognito(stack).list_user_pool_clients(UserPoolId=stack["USER_POOL_ID"], MaxResults=60)
+    clients = stack.aws("cognito-idp").list_user_pool_clients(
+        UserPoolId=stack["USER_POOL_ID"], MaxResults=60
+    )
     in_cognito = {c["ClientId"] for c in clients["UserPoolClients"]}
     for row in (rows[used["client_id"]], rows[unused["client_id"]]):
         assert row["backing_client_id"] in in_cognito
@@ -103,7 +94,9 @@ def test_revoke_refuses_the_client_and_can_retire_its_backing_client(stack: Stac
     shown = json.loads(run(stack, "clients", "show", client["client_id"]).stdout)
     assert shown["status"] == "revoked"
     assert "does not exist" in shown["backing_client"]["error"]
-    clients = cognito(stack).list_user_pool_clients(UserPoolId=stack["USER_POOL_ID"], MaxResults=60)
+    clients = stack.aws("cognito-idp").list_user_pool_clients(
+        UserPoolId=stack["USER_POOL_ID"], MaxResults=60
+    )
     assert backing not in {c["ClientId"] for c in clients["UserPoolClients"]}
 
 
@@ -122,7 +115,7 @@ def test_prune_is_a_dry_run_unless_told(stack: Stack) -> None:
 
 
 def test_reconcile_reports_and_fixes_drift_both_ways(stack: Stack) -> None:
-    idp = cognito(stack)
+    idp = stack.aws("cognito-idp")
     orphan = idp.create_user_pool_client(
         UserPoolId=stack["USER_POOL_ID"], ClientName="authproxy-orphan", GenerateSecret=True
     )["UserPoolClient"]["ClientId"]
@@ -263,7 +256,7 @@ def test_check_names_an_unreachable_server(dev: Stack) -> None:
 
 def test_reconcile_gives_backing_clients_the_scopes_of_a_new_resource(stack: Stack) -> None:
     """An operator fronts a second MCP server: existing backing clients need its scopes."""
-    idp = cognito(stack)
+    idp = stack.aws("cognito-idp")
     new = "https://tools.example.com/mcp"
     idp.create_resource_server(
         UserPoolId=stack["USER_POOL_ID"],

@@ -6,7 +6,6 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import httpx
 import pytest
 
@@ -22,13 +21,7 @@ CLAUDE = {
 
 
 def cognito_clients(stack: Stack) -> list[str]:
-    idp = boto3.client(
-        "cognito-idp",
-        endpoint_url=stack["COGNITO_ENDPOINT"],
-        region_name=stack["AWS_REGION"],
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    idp = stack.aws("cognito-idp")
     found, token = [], None
     while True:
         page = idp.list_user_pool_clients(
@@ -99,13 +92,7 @@ def test_deleting_a_dedicated_registration_deletes_its_cognito_client(dedicated:
 
 def test_backing_client_is_what_cognito_needs(pooled: Stack) -> None:
     register(pooled, CLAUDE)
-    idp = boto3.client(
-        "cognito-idp",
-        endpoint_url=pooled["COGNITO_ENDPOINT"],
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    idp = pooled.aws("cognito-idp")
     (client_id,) = cognito_clients(pooled)
     described = idp.describe_user_pool_client(UserPoolId=pooled["USER_POOL_ID"], ClientId=client_id)
     client = described["UserPoolClient"]

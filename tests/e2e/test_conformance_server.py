@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from support.node_tools import package_version
-from support.oauth import obtain_code, token_request
 from support.stack import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,33 +95,6 @@ def suite_version(client_used: Callable[[str, str], None]) -> None:
     client_used("MCP conformance (server)", version)
 
 
-@pytest.fixture(scope="module")
-def bearer(dev: Stack) -> str:
-    """An access token for the demo user with the MCP server's read scope."""
-    redirect_uri = "http://127.0.0.1:53691/callback"
-    client = dev.register(
-        client_name="conformance",
-        redirect_uris=[redirect_uri],
-        token_endpoint_auth_method="none",
-        grant_types=["authorization_code", "refresh_token"],
-    )
-    scope = f"{dev.mcp_url}/read"
-    code, verifier, _ = obtain_code(dev, client, scope=scope, resource=dev.mcp_url)
-    response = token_request(
-        dev.issuer,
-        client,
-        {
-            "grant_type": "authorization_code",
-            "code": code,
-            "code_verifier": verifier,
-            "redirect_uri": redirect_uri,
-            "resource": dev.mcp_url,
-        },
-    )
-    assert response.status_code == 200, response.text
-    return str(response.json()["access_token"])
-
-
 def test_every_scenario_is_accounted_for() -> None:
     listed = conformance("list", "--server")
     assert listed.returncode == 0, listed.stderr
@@ -135,9 +107,9 @@ def test_every_scenario_is_accounted_for() -> None:
 
 
 @pytest.mark.parametrize("scenario", EXPECTED_TO_PASS)
-def test_scenario_passes_with_a_bearer_token(scenario: str, dev: Stack, bearer: str) -> None:
+def test_scenario_passes_with_a_bearer_token(scenario: str, dev: Stack, access_token: str) -> None:
     run = conformance(
-        "server", "--url", dev.mcp_url, "--scenario", scenario, env={"MCP_BEARER": bearer}
+        "server", "--url", dev.mcp_url, "--scenario", scenario, env={"MCP_BEARER": access_token}
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert ", 0 failed" in run.stdout

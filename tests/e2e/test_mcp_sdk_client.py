@@ -13,7 +13,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import anyio.to_thread
-import boto3
 import httpx2
 from mcp.client import Client
 from mcp.client.auth import OAuthClientProvider
@@ -29,13 +28,7 @@ REDIRECT_URI = "http://127.0.0.1:53690/callback"
 
 def launch_instance(dev: Stack) -> str:
     """An EC2 instance in the stack's moto, which the MCP server's tools reach too."""
-    ec2 = boto3.client(
-        "ec2",
-        endpoint_url=dev["COGNITO_ENDPOINT"],
-        region_name=dev["AWS_REGION"],
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    ec2 = dev.aws("ec2")
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     reservation = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.micro")
     return str(reservation["Instances"][0]["InstanceId"])

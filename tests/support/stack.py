@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import httpx
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -63,6 +64,16 @@ class Stack:
         response = httpx.post(f"{self.issuer}/register", json=metadata, timeout=30)
         assert response.status_code == 201, response.text
         return dict(response.json())
+
+    def aws(self, service: str) -> Any:
+        """A boto3 client for ``service`` on the stand-in's moto (Cognito, EC2, CloudWatch Logs)."""
+        return boto3.client(
+            service,
+            endpoint_url=self.env["COGNITO_ENDPOINT"],
+            region_name=self.env["AWS_REGION"],
+            aws_access_key_id=FAKE_AWS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=FAKE_AWS["AWS_SECRET_ACCESS_KEY"],
+        )
 
     def shell_env(self) -> dict[str, str]:
         """The process environment a user gets by exporting the block."""
