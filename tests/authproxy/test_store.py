@@ -51,6 +51,7 @@ def backing(client_id: str, pool: str | None = "public") -> BackingClient:
         sealed_secret="sealed",
         policy="pooled" if pool else "dedicated",
         pool=pool,
+        created_at=100,  # fixed: a default of "now" differs across a second boundary
     )
 
 
