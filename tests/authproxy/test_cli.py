@@ -130,14 +130,15 @@ def test_reconcile_reports_and_fixes_drift_both_ways(stack: Stack) -> None:
     assert orphan not in young.stdout
 
     report = run(stack, "clients", "reconcile", "--min-age", "0")
-    assert report.returncode == 1
+    assert report.returncode == 1, report.stdout + report.stderr
     drift = json.loads(report.stdout[: report.stdout.rindex("}") + 1])
     assert [c["client_id"] for c in drift["orphaned_in_cognito"]] == [orphan]
     assert drift["missing_in_cognito"] == [backing]
 
     fixed = run(stack, "clients", "reconcile", "--min-age", "0", "--fix")
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
-    assert run(stack, "clients", "reconcile", "--min-age", "0").returncode == 0
+    again = run(stack, "clients", "reconcile", "--min-age", "0")
+    assert again.returncode == 0, again.stdout + again.stderr
     remaining = {
         c["ClientId"]
         for c in idp.list_user_pool_clients(UserPoolId=stack["USER_POOL_ID"], MaxResults=60)[
@@ -281,12 +282,14 @@ def test_reconcile_gives_backing_clients_the_scopes_of_a_new_resource(stack: Sta
         )
 
     found = reconcile()
-    assert found.returncode == 1
+    assert found.returncode == 1, found.stdout + found.stderr
     assert json.loads(found.stdout[: found.stdout.rindex("}") + 1])["missing_scopes"][backing] == [
         f"{new}/read"
     ]
-    assert reconcile("--fix").returncode == 0
-    assert reconcile().returncode == 0
+    fixed = reconcile("--fix")
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    again = reconcile()
+    assert again.returncode == 0, again.stdout + again.stderr
     described = idp.describe_user_pool_client(UserPoolId=stack["USER_POOL_ID"], ClientId=backing)
     client_config = described["UserPoolClient"]
     assert f"{new}/read" in client_config["AllowedOAuthScopes"]
