@@ -4,20 +4,18 @@ stack printed exported into the shell, then `authproxy clients …` and `authpro
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from devstack.stack import free_port
 from support.oauth import obtain_code, token_request
+from support.serving import bound_socket, origin_of, serve
 from support.stack import Stack, dev_stack
 
 AUTHPROXY = str(Path(sys.executable).with_name("authproxy"))
@@ -194,18 +192,6 @@ def test_check_with_a_token_lists_the_tools(dev: Stack) -> None:
     assert "whoami" in result.stdout
 
 
-def serve(app: Starlette) -> Iterator[str]:
-    port = free_port("127.0.0.1")
-    server = uvicorn.Server(uvicorn.Config(app, port=port, log_config=None, access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        thread.join(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(5)
-
-
 @pytest.fixture
 def broken(dev: Stack) -> Iterator[dict]:
     """An MCP origin with one broken piece, chosen per test."""
@@ -224,7 +210,7 @@ def broken(dev: Stack) -> Iterator[dict]:
         )
 
     app = Starlette(routes=[Route("/mcp", mcp, methods=["POST"]), Route("/prm", prm)])
-    for origin in serve(app):
+    with serve(app, bound_socket()) as origin:
         breakage["url"] = f"{origin}/mcp"
         yield breakage
 
@@ -248,8 +234,8 @@ def test_check_names_an_authorization_server_without_s256(dev: Stack, broken: di
 
 
 def test_check_names_an_unreachable_server(dev: Stack) -> None:
-    port = free_port("127.0.0.1")
-    result = run(dev, "check", f"http://127.0.0.1:{port}/mcp")
+    with bound_socket() as nothing_listens:
+        result = run(dev, "check", f"{origin_of(nothing_listens)}/mcp")
     assert result.returncode == 1
     assert "✗ 401 challenge" in result.stdout
     assert httpx.ConnectError.__name__ in result.stdout

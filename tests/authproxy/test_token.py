@@ -261,7 +261,7 @@ def test_revoke_answers_200_for_unknown_tokens_and_checks_the_owner(
 @pytest.fixture(scope="module")
 def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with local_stack(
-        tmp_path_factory.mktemp("faulty"), env={"AUTHPROXY_UPSTREAM_TIMEOUT": "1"}
+        tmp_path_factory.mktemp("faulty"), env={"AUTHPROXY_UPSTREAM_TIMEOUT": "3"}
     ) as stack:
         yield stack
 
@@ -269,7 +269,7 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 @pytest.mark.parametrize(
     ("fault", "retry_after"),
     [
-        ({"kind": "delay", "seconds": 3}, "2"),
+        ({"kind": "delay", "seconds": 10}, "2"),
         ({"kind": "throttle"}, "5"),
         ({"kind": "error"}, "2"),
     ],

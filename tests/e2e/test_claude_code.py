@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import httpx
 
-from devstack.stack import free_port
 from support.grant import authorization_code_grant
 from support.mcp_http import whoami
 from support.oauth import authorize_url, pkce
+from support.serving import free_port
 from support.stack import Stack
 
 

@@ -20,7 +20,6 @@ import anyio.to_thread
 import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
 
-from devstack.stack import free_port
 from support.browser_step import visit
 from support.node_tools import (
     CONFORMANCE_ALPHA,
@@ -30,6 +29,7 @@ from support.node_tools import (
     package_bin,
     package_version,
 )
+from support.serving import free_port
 from support.stack import Stack
 
 PACKAGE = "@modelcontextprotocol/conformance"

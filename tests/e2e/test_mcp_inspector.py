@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from devstack.stack import free_port
 from support.browser_step import browser_environment, visits
 from support.node_tools import package_bin, package_version, run_node
+from support.serving import free_port
 from support.stack import Stack
 
 PACKAGE = "@modelcontextprotocol/inspector"

@@ -23,9 +23,9 @@ from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp_types import Implementation
 
-from devstack.stack import free_port
 from support.browser_step import browser_environment, visits
 from support.node_tools import node, package_bin, package_version
+from support.serving import free_port
 from support.stack import Stack
 
 VERSION = "0.15.1"

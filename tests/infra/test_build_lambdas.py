@@ -12,6 +12,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 ELF_MACHINE_AARCH64 = 183
 NEVER_SHIPPED = {"devstack", "moto", "boto3", "botocore", "pytest", "tests", "bin"}
+# The build downloads wheels from the package index on a machine with a cold cache.
+pytestmark = pytest.mark.timeout(660)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import uvicorn
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 from starlette.applications import Starlette
@@ -27,40 +25,13 @@ from starlette.types import ASGIApp
 
 from mcpserver.app import create_app
 from mcpserver.settings import Settings
+from support.serving import bound_socket, origin_of, serve
 
 POOL_ID = "us-east-1_TestPool1"
 SUBJECT = "7f1e9c2a-0000-4000-8000-00000000d3e0"
 USERNAME = "demo"
 CLIENT_ID = "4p1fakeclientid0000000000"
 SESSION_SECRET = "s" * 40
-
-
-def free_socket() -> socket.socket:
-    """A listening-ready socket bound to an ephemeral port on 127.0.0.1."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-@contextlib.contextmanager
-def serve(app: ASGIApp, sock: socket.socket) -> Iterator[str]:
-    """Run ``app`` with uvicorn on ``sock`` in a background thread; yield its base URL."""
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    host, port = sock.getsockname()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @dataclass
@@ -133,7 +104,7 @@ def new_key() -> Callable[[str], RSAKey]:
 def fresh_jwks() -> Iterator[JWKSServer]:
     """A JWKS endpoint of the test's own, holding key ``k1``, to rotate keys in or break."""
     state = JWKSServer(keys=[rsa_key("k1")])
-    with serve(Starlette(routes=[Route("/jwks.json", state.jwks)]), free_socket()) as base:
+    with serve(Starlette(routes=[Route("/jwks.json", state.jwks)]), bound_socket()) as base:
         state.url = f"{base}/jwks.json"
         yield state
 
@@ -147,25 +118,22 @@ def serve_app() -> Callable[[ASGIApp, socket.socket], contextlib.AbstractContext
 @pytest.fixture
 def unused_origin() -> tuple[socket.socket, str]:
     """A socket to serve on and the ``http://127.0.0.1:<port>`` origin it will have."""
-    sock = free_socket()
-    host, port = sock.getsockname()
-    return sock, f"http://{host}:{port}"
+    sock = bound_socket()
+    return sock, origin_of(sock)
 
 
 @pytest.fixture
 def refused_url() -> Iterator[str]:
     """A URL on 127.0.0.1 where nothing listens: connections are refused."""
-    sock = free_socket()
-    host, port = sock.getsockname()
-    yield f"http://{host}:{port}/jwks.json"
-    sock.close()
+    with bound_socket() as sock:
+        yield f"{origin_of(sock)}/jwks.json"
 
 
 @pytest.fixture(scope="session")
 def jwks_server(signing_key: RSAKey) -> Iterator[JWKSServer]:
     state = JWKSServer(keys=[signing_key])
     app = Starlette(routes=[Route(f"/{POOL_ID}/.well-known/jwks.json", state.jwks)])
-    with serve(app, free_socket()) as base:
+    with serve(app, bound_socket()) as base:
         state.issuer = f"{base}/{POOL_ID}"
         state.url = f"{state.issuer}/.well-known/jwks.json"
         yield state
@@ -190,10 +158,9 @@ def mcp_environment(mcp_url: str, cognito_issuer: str, **extra: str) -> dict[str
 
 @pytest.fixture(scope="session")
 def mcp_server(jwks_server: JWKSServer) -> Iterator[RunningServer]:
-    sock = free_socket()
-    host, port = sock.getsockname()
+    sock = bound_socket()
     settings = Settings.from_env(
-        mcp_environment(f"http://{host}:{port}/mcp", jwks_server.issuer, JWKS_URL=jwks_server.url)
+        mcp_environment(f"{origin_of(sock)}/mcp", jwks_server.issuer, JWKS_URL=jwks_server.url)
     )
     with serve(create_app(settings), sock):
         yield RunningServer(url=settings.mcp_url, settings=settings)

@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,15 +24,13 @@ from typing import Any
 
 import boto3
 import httpx
-import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from devstack.cognito import CognitoStandIn
-from devstack.stack import FAKE_AWS, DevOptions, build_app, free_port, stack_environment
+from devstack.stack import FAKE_AWS, DevOptions, build_app, stack_environment
 
 from .person import Person
-
-START_TIMEOUT = 60
+from .serving import START_TIMEOUT, bound_socket, serve
 
 
 @dataclass
@@ -177,7 +174,8 @@ def local_stack(
         token_ttl_override=dev.token_ttl,
         client_quota=client_quota,
     ) as standin:
-        port = free_port(dev.host)
+        sock = bound_socket(dev.host)
+        port = sock.getsockname()[1]
         env = {
             **stack_environment(dev, standin, port, str(tmp_path / "authproxy.db")),
             **(env or {}),
@@ -185,28 +183,10 @@ def local_stack(
         saved = {k: os.environ.get(k) for k in FAKE_AWS}
         os.environ.update(FAKE_AWS)
         app = StatusRecorder(build_app(env))
-        server = uvicorn.Server(
-            uvicorn.Config(
-                app,
-                host=dev.host,
-                port=port,
-                log_config=None,
-                access_log=False,
-                lifespan="on",
-            )
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + START_TIMEOUT
-        while not server.started:
-            assert time.monotonic() < deadline, "the stack did not start in time"
-            assert thread.is_alive(), "the stack's server thread died"
-            time.sleep(0.02)
         try:
-            yield Stack(env=env, standin=standin)
+            with serve(app, sock):
+                yield Stack(env=env, standin=standin)
         finally:
-            server.should_exit = True
-            thread.join(10)
             for key, value in saved.items():
                 if value is None:
                     os.environ.pop(key, None)

@@ -85,12 +85,6 @@ class OneOrigin:
         await send({"type": "lifespan.shutdown.complete"})
 
 
-def free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
-
-
 def stack_environment(
     options: DevOptions, standin: CognitoStandIn, port: int, store: str
 ) -> dict[str, str]:
@@ -248,8 +242,9 @@ def run(options: DevOptions, out: TextIO = sys.stdout) -> None:
 
     The stand-in and the temporary store are cleaned up however the stack is stopped.
     """
-    port = options.port or free_port(options.host)
-    sock = socket.create_server((options.host, port))
+    # Bound before anything is told the port (with --port 0, the kernel picks it).
+    sock = socket.create_server((options.host, options.port))
+    port = sock.getsockname()[1]
     # Accepted connections inherit this; without it, keep-alive requests wait 40 ms each on
     # Nagle's algorithm meeting delayed ACKs (uvicorn does not set it on sockets it is handed).
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
