@@ -204,10 +204,12 @@ def parser() -> argparse.ArgumentParser:
     actions = clients.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="every registration")
     listing.add_argument("--json", action="store_true")
+    # Ids issued before they were alphanumeric may start with "-": `show -- -abc…` reads them.
+    client_id_help = "the registration's client_id (put -- before one that starts with -)"
     show = actions.add_parser("show", help="one registration in full")
-    show.add_argument("client_id")
+    show.add_argument("client_id", help=client_id_help)
     revoke = actions.add_parser("revoke", help="refuse a registration from now on")
-    revoke.add_argument("client_id")
+    revoke.add_argument("client_id", help=client_id_help)
     revoke.add_argument(
         "--backing", action="store_true", help="also delete its backing Cognito client if unshared"
     )

@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import string
 import time
 from dataclasses import dataclass, replace
 from typing import Any
@@ -34,6 +35,14 @@ log = logging.getLogger(__name__)
 
 # Record a registration's use at most this often: one store write per hour, not per token.
 TOUCH_INTERVAL = 3600
+CLIENT_ID_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_client_id() -> str:
+    """RFC 7591 §3.2.1 leaves the identifier's form to the server: 24 letters and digits, 142
+    bits. No ``-`` or ``_``: an id starting with ``-`` reads as an option on a command line
+    (``authproxy clients show ID``), and operators copy these by double-click."""
+    return "".join(secrets.choice(CLIENT_ID_ALPHABET) for _ in range(24))
 
 
 def digest(value: str) -> str:
@@ -151,7 +160,7 @@ class Registrar:
         self, metadata: dict[str, Any], *, kind: RegistrationKind = "dcr", client_id: str = ""
     ) -> IssuedRegistration:
         """Create a registration and, when needed, its backing Cognito client."""
-        client_id = client_id or secrets.token_urlsafe(18)
+        client_id = client_id or new_client_id()
         confidential = metadata.get("token_endpoint_auth_method", "none") != "none"
         client_secret = secrets.token_urlsafe(32) if confidential else None
         access_token = secrets.token_urlsafe(32) if kind == "dcr" else None

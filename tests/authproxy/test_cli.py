@@ -33,6 +33,13 @@ def run(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def show(stack: Stack, client_id: str) -> dict:
+    """``authproxy clients show CLIENT_ID``, parsed."""
+    shown = run(stack, "clients", "show", client_id)
+    assert shown.returncode == 0, shown.stderr
+    return json.loads(shown.stdout)
+
+
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     """A stack of its own: these tests count, revoke and prune registrations."""
@@ -74,22 +81,21 @@ def test_list_shows_registrations_with_their_backing_clients(stack: Stack) -> No
     assert "CLIENT_ID" in table.stdout
     assert used["client_id"] in table.stdout
 
-    shown = run(stack, "clients", "show", used["client_id"])
-    assert shown.returncode == 0
-    detail = json.loads(shown.stdout)
+    detail = show(stack, used["client_id"])
     assert detail["redirect_uris"] == ["http://localhost:8200/cb"]
     assert detail["backing_client"]["ClientName"] == "authproxy-claudeai"
     assert run(stack, "clients", "show", "nobody").returncode == 1
+    dashed = run(stack, "clients", "show", "--", "-made-before-ids-were-alphanumeric")
+    assert dashed.returncode == 1
+    assert "no registration '-made-before-ids-were-alphanumeric'" in dashed.stderr
 
 
 def test_revoke_refuses_the_client_and_can_retire_its_backing_client(stack: Stack) -> None:
     client = stack.register(**CLAUDE)
-    backing = json.loads(run(stack, "clients", "show", client["client_id"]).stdout)[
-        "backing_client_id"
-    ]
+    backing = show(stack, client["client_id"])["backing_client_id"]
     revoked = run(stack, "clients", "revoke", client["client_id"], "--backing")
     assert revoked.returncode == 0, revoked.stderr
-    shown = json.loads(run(stack, "clients", "show", client["client_id"]).stdout)
+    shown = show(stack, client["client_id"])
     assert shown["status"] == "revoked"
     assert "does not exist" in shown["backing_client"]["error"]
     clients = stack.aws("cognito-idp").list_user_pool_clients(
@@ -119,9 +125,7 @@ def test_reconcile_reports_and_fixes_drift_both_ways(stack: Stack) -> None:
     )["UserPoolClient"]["ClientId"]
     theirs = idp.create_user_pool_client(UserPoolId=stack["USER_POOL_ID"], ClientName="not-ours")
     doomed = stack.register(**CLAUDE)
-    backing = json.loads(run(stack, "clients", "show", doomed["client_id"]).stdout)[
-        "backing_client_id"
-    ]
+    backing = show(stack, doomed["client_id"])["backing_client_id"]
     idp.delete_user_pool_client(UserPoolId=stack["USER_POOL_ID"], ClientId=backing)
 
     young = run(stack, "clients", "reconcile")  # a fresh client may be a registration in flight
@@ -145,7 +149,7 @@ def test_reconcile_reports_and_fixes_drift_both_ways(stack: Stack) -> None:
     }
     assert orphan not in remaining
     assert theirs["UserPoolClient"]["ClientId"] in remaining  # never touches other clients
-    shown = json.loads(run(stack, "clients", "show", doomed["client_id"]).stdout)
+    shown = show(stack, doomed["client_id"])
     assert shown["status"] == "revoked"
 
 
@@ -252,9 +256,7 @@ def test_reconcile_gives_backing_clients_the_scopes_of_a_new_resource(stack: Sta
         Scopes=[{"ScopeName": "read", "ScopeDescription": "read"}],
     )
     client = stack.register(**CLAUDE)
-    backing = json.loads(run(stack, "clients", "show", client["client_id"]).stdout)[
-        "backing_client_id"
-    ]
+    backing = show(stack, client["client_id"])["backing_client_id"]
     resources = [*json.loads(stack["AUTHPROXY_RESOURCES"]), {"resource": new, "scopes": ["read"]}]
     env = {**stack.shell_env(), "AUTHPROXY_RESOURCES": json.dumps(resources)}
 

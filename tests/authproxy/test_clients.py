@@ -2,6 +2,7 @@
 policy, quota guards, and failures halfway that must leave no orphaned Cognito client or
 half-written row."""
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from authproxy.clients import new_client_id
 from support.stack import Stack, local_stack
 
 CLAUDE = {
@@ -155,3 +157,10 @@ def test_cognito_quota_reached_is_503_not_500(tmp_path: Path) -> None:
         refused = register(stack, CLAUDE)
         assert refused.status_code == 503
         assert len(cognito_clients(stack)) == 2
+
+
+def test_client_ids_never_read_as_command_line_options() -> None:
+    """Operators paste them after `authproxy clients show`: letters and digits only."""
+    issued = {new_client_id() for _ in range(2000)}
+    assert len(issued) == 2000
+    assert all(re.fullmatch(r"[A-Za-z0-9]{24}", client_id) for client_id in issued)
