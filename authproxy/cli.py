@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -159,12 +160,51 @@ def _clients(args: argparse.Namespace) -> int:
     raise AssertionError(args.action)
 
 
+CHECK_PASSWORD_VARIABLE = "AUTHPROXY_CHECK_PASSWORD"
+
+
 def _check(args: argparse.Namespace) -> int:
     from .check import render, run_check
 
-    report = run_check(args.url, register=args.register, token=args.token, timeout=args.timeout)
-    print(render(report))
-    return 0 if report.ok else 1
+    if not args.client:
+        report = run_check(args.url, register=args.register, token=args.token, timeout=args.timeout)
+        print(render(report))
+        return 0 if report.ok else 1
+
+    from .client_check import run_client_check
+    from .client_profiles import PROFILES
+
+    user = None
+    if args.user:
+        password = os.environ.get(CHECK_PASSWORD_VARIABLE)
+        if not password:
+            print(
+                f"authproxy: --user needs the password in {CHECK_PASSWORD_VARIABLE}",
+                file=sys.stderr,
+            )
+            return 2
+        user = (args.user, password)
+    names = list(PROFILES) if args.client == "all" else [args.client]
+    failed = []
+    for name in names:
+        profile = PROFILES[name]
+        print(f"== {name}: {profile.title}")
+        report = run_client_check(args.url, profile, user=user, timeout=args.timeout)
+        print(render(report))
+        if not report.ok:
+            failed.append(name)
+    if len(names) > 1:
+        print(
+            f"{len(names) - len(failed)} of {len(names)} clients passed"
+            + (f"; failed: {', '.join(failed)}" if failed else "")
+        )
+    return 1 if failed else 0
+
+
+def profile_choices() -> list[str]:
+    from .client_profiles import PROFILES
+
+    return [*PROFILES, "all"]
 
 
 def parser() -> argparse.ArgumentParser:
@@ -239,8 +279,24 @@ def parser() -> argparse.ArgumentParser:
     )
     clients.set_defaults(func=_clients)
 
-    check = commands.add_parser("check", help="walk a deployment's discovery chain")
+    check = commands.add_parser(
+        "check", help="walk a deployment's discovery chain, generically or as a given client"
+    )
     check.add_argument("url", help="the MCP URL users paste")
+    check.add_argument(
+        "--as",
+        dest="client",
+        choices=profile_choices(),
+        metavar="CLIENT",
+        help="replay this client's sign-in up to Cognito's sign-in page: "
+        + ", ".join(profile_choices()),
+    )
+    check.add_argument(
+        "--user",
+        metavar="NAME",
+        help=f"with --as: also sign in as this test user (password in {CHECK_PASSWORD_VARIABLE}), "
+        "approve, redeem the code and list the tools",
+    )
     check.add_argument("--register", action="store_true", help="also a throw-away registration")
     check.add_argument("--token", help="also an authenticated tools/list with this access token")
     check.add_argument("--timeout", type=float, default=10.0)
