@@ -89,6 +89,33 @@ class ClientCheck(Checker):
             self.found["as"] = endpoints
             say("no root RFC 8414 document: synthesized /authorize, /token, /register")
 
+    def cors(self, origin: str) -> None:
+        """A browser-based client reads discovery and calls /register and /token from its page's
+        origin (Fetch standard, CORS protocol)."""
+        document = self.found["as"]
+        with self.step("CORS") as say:
+            targets = [
+                ("GET", self.found["resource_metadata"]),
+                *(
+                    ("POST", document[k])
+                    for k in ("registration_endpoint", "token_endpoint")
+                    if k in document
+                ),
+            ]
+            for method, url in targets:
+                response = self.http.options(
+                    url,
+                    headers={
+                        "Origin": origin,
+                        "Access-Control-Request-Method": method,
+                        "Access-Control-Request-Headers": "content-type",
+                    },
+                )
+                allowed = response.headers.get("access-control-allow-origin")
+                if allowed not in ("*", origin):
+                    raise StepFailed(f"{urlsplit(url).path} allows no cross-origin {method}")
+            say(f"{len(targets)} endpoints allow {origin}")
+
     def registration(self) -> None:
         """CIMD when the server advertises it with ``none`` (what Claude and VS Code require),
         else RFC 7591 with the client's own body."""
@@ -286,6 +313,8 @@ def run_client_check(
                 check.discovery()
             else:
                 check.authorization_server()
+            if profile.browser_origin:
+                check.cors(profile.browser_origin)
             check.registration()
             login_page = check.authorization_request()
             if user:

@@ -46,6 +46,9 @@ class ClientProfile:
     prompt: str | None = None
     #: A loopback client that signs in again on another port with the same registration.
     authorize_port_changes: bool = False
+    #: A web page that calls the metadata, registration and token endpoints itself: it needs
+    #: CORS there (the page's origin).
+    browser_origin: str | None = None
     #: Hints shown with a failed step, by step name: what to change on the deployment.
     fixes: dict[str, str] = field(default_factory=dict)
 
@@ -123,12 +126,18 @@ PROFILES: dict[str, ClientProfile] = {
                 "client_name": "ChatGPT",
                 "grant_types": _GRANTS,
                 "response_types": ["code"],
-                "token_endpoint_auth_method": "client_secret_post",
+                "token_endpoint_auth_method": "none",
                 "redirect_uris": ["https://chatgpt.com/connector_platform_oauth_redirect"],
             },
             # It omits scope when it reconnects: the resource's default scopes must apply.
             scope_source="none",
-            fixes={"registration": _REDIRECT_FIX},
+            fixes={
+                "registration": _REDIRECT_FIX,
+                "authorization request": (
+                    "ChatGPT sends no scope when it reconnects: the authorization server must "
+                    "grant the resource's default scopes (AUTHPROXY_RESOURCES default_scopes)"
+                ),
+            },
         ),
         ClientProfile(
             name="cursor",
@@ -191,6 +200,12 @@ PROFILES: dict[str, ClientProfile] = {
                 "application_type": "native",
                 "redirect_uris": ["http://localhost:{port}/oauth/callback"],
             },
+            fixes={
+                "registration": (
+                    "mcp-remote registers with client_secret_post: the authorization server must "
+                    "accept confidential registrations"
+                )
+            },
         ),
         ClientProfile(
             name="inspector",
@@ -203,6 +218,14 @@ PROFILES: dict[str, ClientProfile] = {
                 "response_types": ["code"],
                 "token_endpoint_auth_method": "none",
                 "redirect_uris": ["http://localhost:6274/oauth/callback"],
+            },
+            browser_origin="http://localhost:6274",
+            fixes={
+                "CORS": (
+                    "the Inspector's page calls discovery, /register and /token from its own "
+                    "origin: they must answer CORS (the façade does; check that the front door "
+                    "passes OPTIONS and the Access-Control-* headers)"
+                )
             },
         ),
     )
