@@ -201,6 +201,23 @@ def _check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _trace(args: argparse.Namespace) -> int:
+    from . import trace
+
+    if args.log_group:
+        import boto3
+
+        # AWS_ENDPOINT_URL_LOGS, honoured by botocore, points it elsewhere (the local stand-in).
+        logs = boto3.client("logs", region_name=args.region)
+        lines = trace.cloudwatch_lines(logs, args.log_group, int(args.since * 3600))
+    else:
+        with open(args.log_file, encoding="utf-8") as handle:
+            lines = handle.readlines()
+    selected = trace.select(trace.flows(trace.read_lines(lines)), args.who)
+    print(trace.render(selected))
+    return 0 if selected else 1
+
+
 def profile_choices() -> list[str]:
     from .client_profiles import PROFILES
 
@@ -301,6 +318,26 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--token", help="also an authenticated tools/list with this access token")
     check.add_argument("--timeout", type=float, default=10.0)
     check.set_defaults(func=_check)
+
+    tracing = commands.add_parser(
+        "trace", help="the timeline of recent sign-ins of a client, a flow or a user"
+    )
+    tracing.add_argument("who", help="a registration's client_id, a flow_id or a user name")
+    source = tracing.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--log-file", metavar="PATH", help="JSON log lines (dev or serve --log-file)"
+    )
+    source.add_argument(
+        "--log-group",
+        action="append",
+        metavar="NAME",
+        help="a CloudWatch log group (repeat for the façade's and the MCP server's)",
+    )
+    tracing.add_argument(
+        "--since", type=float, default=24, metavar="HOURS", help="with --log-group (default 24)"
+    )
+    tracing.add_argument("--region", help="with --log-group (default: AWS_REGION)")
+    tracing.set_defaults(func=_trace)
     return root
 
 
