@@ -47,6 +47,7 @@ from .store.base import now
 log = logging.getLogger(__name__)
 
 CONSENT_FORM_LIMIT = 16 * 1024
+CALLBACK_REFUSED = "Sign-in could not be completed"
 
 # Parameters the façade forwards to Cognito's authorization endpoint as they came.
 PASSTHROUGH = ("identity_provider", "idp_identifier", "login_hint", "prompt", "lang", "nonce")
@@ -373,7 +374,7 @@ async def callback(request: Request) -> Response:
             else "The sign-in response could not be verified."
         )
         return error_page(CALLBACK_REFUSED, detail)
-    refused = await _spend(request, state, browser, txn_id)
+    refused = await _refusal(request, state, browser, txn_id)
     if refused is not None:
         return refused
     if params.get("error"):
@@ -402,9 +403,6 @@ async def callback(request: Request) -> Response:
     return client_redirect(state, txn, {"code": wrapped})
 
 
-CALLBACK_REFUSED = "Sign-in could not be completed"
-
-
 def _open_state(state: AppState, sealed: str) -> tuple[Transaction, str, str]:
     """The transaction, the browser digest and the id that ``state`` was sealed with."""
     opened = state.sealer.open(Purpose.STATE, sealed)
@@ -414,7 +412,7 @@ def _open_state(state: AppState, sealed: str) -> tuple[Transaction, str, str]:
     return Transaction.from_payload(opened.get("txn"), Purpose.STATE), browser, txn_id
 
 
-async def _spend(request: Request, state: AppState, browser: str, txn_id: str) -> Response | None:
+async def _refusal(request: Request, state: AppState, browser: str, txn_id: str) -> Response | None:
     """Refuse the authorization response unless it reached the browser the transaction was bound
     to (RFC 9700 §4.7.1, §4.5.3; the MCP confused deputy) and is its first use. A page, never a
     redirect: the response is not the client's to receive. None when it may go on."""

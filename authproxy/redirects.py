@@ -182,11 +182,6 @@ def redirect_destination(uri: str) -> DisplayHost:
     )
 
 
-def redirect_host(uri: str) -> str:
-    """The destination's ASCII form (see :func:`redirect_destination`)."""
-    return redirect_destination(uri).ascii
-
-
 def is_trusted_redirect(uri: str, trusted_hosts: Iterable[str]) -> bool:
     """The redirect URI goes to an operator-trusted host, so consent may be skipped: ``https``
     only, on the default port, host equal once both sides are in ASCII form. A private-use or

@@ -3,6 +3,7 @@
 Until the client and redirect URI are proven, every refusal is a page and never a redirect; after
 that, refusals go back to the client with ``error``, ``state`` and RFC 9207 ``iss``."""
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -13,8 +14,9 @@ import pytest
 from authproxy import consent
 from authproxy.redirects import is_trusted_redirect
 from authproxy.sealing import Purpose, Sealer
+from authproxy.store import open_store
 from support.oauth import authorize_url, pkce, query
-from support.person import forms
+from support.person import Person, forms
 from support.stack import Stack, local_stack
 
 REDIRECT = "http://localhost:8123/callback"
@@ -546,3 +548,26 @@ def test_revoked_registration_cannot_authorize(dev: Stack) -> None:
 def test_no_pages_for_unknown_paths(dev: Stack, tmp_path: Path) -> None:
     assert httpx.get(f"{dev.issuer}/authorize/extra").status_code == 404
     assert httpx.post(f"{dev.issuer}/authorize").status_code == 405
+
+
+def test_callback_when_the_store_fails_is_a_page_and_reloading_works(tmp_path: Path) -> None:
+    """A store that cannot record the spend: 503 with Retry-After, nothing spent, so the same
+    Cognito response still finishes once the store is back."""
+    with local_stack(tmp_path) as stack:
+        client = stack.register(
+            client_name="Store Trouble", redirect_uris=[REDIRECT], token_endpoint_auth_method="none"
+        )
+        person = Person(stack["DEMO_USER"], stack["DEMO_PASSWORD"], (stack["COGNITO_DOMAIN"],))
+        callback = person.sign_in(
+            authorize_url(stack.issuer, client["client_id"], REDIRECT, "c" * 43)
+        )
+        store_url = stack["AUTHPROXY_STORE"]
+        with sqlite3.connect(store_url.removeprefix("sqlite:///")) as db:
+            db.execute("DROP TABLE spent")
+        refused = person.http.get(callback)
+        assert_page(refused, 503)
+        assert refused.headers["retry-after"]
+        open_store(store_url).close()  # the table is back
+        finished = person.http.get(callback)
+        assert finished.status_code == 302
+        assert "code" in query(finished.headers["location"])
