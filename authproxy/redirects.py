@@ -144,7 +144,8 @@ def display_host(host: str) -> DisplayHost:
     (Cyrillic ``аррӏе.com``) shows as what it is (``xn--80ak6aa92e.com``)."""
     canonical = ascii_host(host)
     if canonical is None:
-        return DisplayHost(host.encode("ascii", "backslashreplace").decode("ascii"))
+        # Not a host name: escaped (control and non-ASCII characters alike), never rendered.
+        return DisplayHost(host.encode("unicode_escape").decode("ascii"))
     try:
         decoded = idna.decode(canonical)
     except idna.IDNAError:

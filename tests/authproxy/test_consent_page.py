@@ -6,15 +6,24 @@ known by a metadata document is named by the host that served it before its self
 
 import re
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from authproxy.redirects import DisplayHost, ascii_uri, display_host, redirect_destination
+from authproxy.redirects import (
+    DisplayHost,
+    ascii_uri,
+    display_host,
+    is_trusted_redirect,
+    redirect_destination,
+)
 from support.oauth import authorize_url, pkce
 from support.serving import bound_socket, serve
 from support.stack import Stack, local_stack
@@ -130,3 +139,29 @@ def test_destinations_and_uris_are_shown_in_ascii() -> None:
     )
     assert ascii_uri("http://[::1]:9/cb") == "http://[::1]:9/cb"
     assert ascii_uri("https://x.example:99999/") == "https://x.example:99999/"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(max_size=80))
+def test_hosts_are_always_shown_in_printable_ascii(host: str) -> None:
+    shown = display_host(host)
+    assert shown.ascii.isascii()
+    assert all(ch.isprintable() for ch in shown.ascii)
+    if shown.unicode is not None:
+        assert display_host(shown.unicode).ascii == shown.ascii  # the same host, both ways
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from(["https", "http", "someapp", "claude.ai", "wss"]),
+    st.text(max_size=30),
+    st.text(max_size=20),
+)
+def test_uris_are_always_shown_in_ascii_and_trust_needs_https(
+    scheme: str, authority: str, path: str
+) -> None:
+    uri = f"{scheme}://{authority}/{path}"
+    assert ascii_uri(uri).isascii()
+    if is_trusted_redirect(uri, ["claude.ai"]):
+        assert scheme == "https"
+        assert display_host(urlsplit(uri).hostname or "").ascii == "claude.ai"
