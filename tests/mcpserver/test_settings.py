@@ -119,7 +119,7 @@ def test_the_session_secret_is_read_from_secrets_manager() -> None:
             Name="mcp-session", SecretString="v" * 48
         )["ARN"]
         s = settings(MCP_SESSION_SECRET=None, MCP_SESSION_SECRET_ARN=arn)
-        assert s.session_secret == "v" * 48
+        assert s.session_keys.keys == ("v" * 48,)
         missing = arn.replace("mcp-session", "missing")
         assert refused_variable(MCP_SESSION_SECRET=None, MCP_SESSION_SECRET_ARN=missing) == (
             "MCP_SESSION_SECRET_ARN"
