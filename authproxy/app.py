@@ -65,12 +65,13 @@ def create_app(
     store: Store | None = None,
     admin: CognitoAdmin | None = None,
     upstream_transport: httpx.AsyncBaseTransport | None = None,
-    keys: KeyRing | None = None,
 ) -> Starlette:
-    """Build the façade for one deployment. Tests pass their own store, admin, transport or
-    keys."""
+    """Build the façade for one deployment. Tests pass their own store, admin or transport.
+    On Lambda with SnapStart the keys are read again right after each restore, so a key
+    rotated in Secrets Manager takes effect without publishing a new version."""
     logs.configure("authproxy", settings.log_level, libraries=("mangum",))
-    keys = keys or load_secret_key(settings)
+    keys = load_secret_key(settings)
+    refresh_after_restore(keys)
     store = store or open_store(settings.store_url, region=settings.region)
     admin = admin or CognitoAdmin(
         settings.user_pool_id, settings.region, endpoint_url=settings.cognito_endpoint
@@ -128,8 +129,5 @@ def create_app(
 
 def create_lambda_handler(settings: Settings) -> Mangum:
     """The façade behind Mangum. Its lifespan is off: nothing needs startup or shutdown, and the
-    HTTP client to Cognito lives as long as the execution environment. Under SnapStart the keys
-    are read again right after each restore (a rotated key takes effect without a new version)."""
-    keys = load_secret_key(settings)
-    refresh_after_restore(keys)
-    return Mangum(create_app(settings, keys=keys), lifespan="off")
+    HTTP client to Cognito lives as long as the execution environment."""
+    return Mangum(create_app(settings), lifespan="off")

@@ -3,7 +3,7 @@ Function URL events.
 
 The application is built at import, so its work (settings, the Secrets Manager read, boto3
 clients) happens in the init phase, which SnapStart snapshots, and warm invocations reuse it. The
-sealing keys are read again right after each restore (``create_lambda_handler``), so a key rotated
+sealing keys are read again right after each restore (``create_app``), so a key rotated
 in Secrets Manager takes effect without publishing a new version.
 """
 
