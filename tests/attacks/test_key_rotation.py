@@ -1,13 +1,16 @@
-"""Key rotation (design D3; RFC 9700 §4.14 on refresh tokens): rotating the façade's sealing key
-ends nothing a client holds, new values are sealed with the new key, and a value sealed with a
-key the operator removed is refused. The keys live in Secrets Manager on the stand-in's moto, as
+"""Key rotation (design D3; RFC 9700 §4.14 on refresh tokens; MCP security best practices on
+session hijacking): rotating the façade's sealing key or the MCP server's session key ends nothing
+a client holds, new values are sealed with the new key, and a value sealed with a key the operator
+removed is refused. The keys live in Secrets Manager on the stand-in's moto, as
 the template deploys them, and the rotation runs the README's steps; after each step Lambda's
 SnapStart restore hooks run, as when a snapshot taken before the rotation is restored.
 """
 
 from __future__ import annotations
 
+import importlib
 import secrets
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +20,12 @@ import boto3
 import httpx
 import pytest
 import snapshot_restore_py
+from moto import mock_aws
 
 from authproxy.sealing import EnvelopeError, Purpose, Sealer
 from devstack.cognito import CognitoStandIn
 from devstack.stack import FAKE_AWS
+from mcpserver.sessions import SessionIds
 from support.oauth import obtain_code, token_request
 from support.stack import Stack, local_stack
 
@@ -30,9 +35,8 @@ OLD, NEW = secrets.token_urlsafe(48), secrets.token_urlsafe(48)
 
 @dataclass
 class Rotation:
-    """The README's rotation steps on the façade's secret, and Lambda's restore hooks."""
+    """The README's rotation steps on a secret, and Lambda's restore hooks."""
 
-    stack: Stack
     secretsmanager: Any
     arn: str
     hooks_before: int
@@ -75,7 +79,7 @@ class Rotation:
 
 
 @pytest.fixture
-def rotation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Rotation]:
+def rotating(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Stack, Rotation]]:
     made: dict[str, Any] = {}
 
     def sealing_secret(standin: CognitoStandIn) -> dict[str, str]:
@@ -93,7 +97,7 @@ def rotation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Rotati
 
     hooks_before = len(snapshot_restore_py.get_after_restore())
     with local_stack(tmp_path, prepare=sealing_secret) as stack:
-        yield Rotation(stack, made["client"], made["arn"], hooks_before)
+        yield stack, Rotation(made["client"], made["arn"], hooks_before)
 
 
 def signed_in(stack: Stack) -> tuple[dict[str, Any], str]:
@@ -136,9 +140,9 @@ def sealed_with(key: str, refresh_token: str) -> bool:
 
 
 def test_key_rotation_refresh_tokens_sealed_before_rotation_still_refresh(
-    rotation: Rotation,
+    rotating: tuple[Stack, Rotation],
 ) -> None:
-    stack = rotation.stack
+    stack, rotation = rotating
     client, before = signed_in(stack)
     assert sealed_with(OLD, before)
 
@@ -159,10 +163,12 @@ def test_key_rotation_refresh_tokens_sealed_before_rotation_still_refresh(
     assert not sealed_with(OLD, after)
 
 
-def test_key_rotation_snapstart_restore_reads_the_rotated_key(rotation: Rotation) -> None:
+def test_key_rotation_snapstart_restore_reads_the_rotated_key(
+    rotating: tuple[Stack, Rotation],
+) -> None:
     """A snapshot holds the keys read at init; without the restore hook the new key would sign
     nothing for minutes (and, before this fix, never until a new version was published)."""
-    stack = rotation.stack
+    stack, rotation = rotating
     client, token = signed_in(stack)
     rotation.introduce(NEW)
     rotation.promote()
@@ -174,8 +180,8 @@ def test_key_rotation_snapstart_restore_reads_the_rotated_key(rotation: Rotation
     assert sealed_with(NEW, answered.json()["refresh_token"])
 
 
-def test_key_rotation_removed_key_is_refused(rotation: Rotation) -> None:
-    stack = rotation.stack
+def test_key_rotation_removed_key_is_refused(rotating: tuple[Stack, Rotation]) -> None:
+    stack, rotation = rotating
     client, sealed_with_old = signed_in(stack)  # never used: only its key can make it fail
     rotation.introduce(NEW)
     rotation.restore()
@@ -197,3 +203,44 @@ def test_key_rotation_removed_key_is_refused(rotation: Rotation) -> None:
     forged = refresh(stack, other, Sealer(OLD).seal(Purpose.REFRESH, payload))
     assert forged.json()["error_description"] == "refresh_token is invalid"
     assert refresh(stack, other, sealed_with_new).status_code == 200
+
+
+def test_key_rotation_mcp_session_ids_follow_the_restored_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The MCP server's entry point registers its session keys for re-reading after a restore:
+    a session begun before the rotation goes on, one signed with a removed key is refused."""
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text('{"keys": []}')
+    for name, value in {
+        **FAKE_AWS,
+        "AWS_REGION": "eu-west-1",
+        "MCP_URL": "https://mcp.example.com/mcp",
+        "ISSUER": "https://mcp.example.com",
+        "USER_POOL_ID": "eu-west-1_AbCdEf123",
+        "MCP_JWKS_FILE": str(jwks),
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("MCP_SESSION_SECRET", raising=False)
+    with mock_aws():
+        client = boto3.client("secretsmanager", region_name="eu-west-1")
+        arn = client.create_secret(Name="mcp-session", SecretString=OLD)["ARN"]
+        monkeypatch.setenv("MCP_SESSION_SECRET_ARN", arn)
+        hooks_before = len(snapshot_restore_py.get_after_restore())
+        monkeypatch.delitem(sys.modules, "mcpserver.lambda_handler", raising=False)
+        entry = importlib.import_module("mcpserver.lambda_handler")
+        rotation = Rotation(client, arn, hooks_before)
+        ids = SessionIds(entry.settings.session_keys, entry.settings.mcp_url)
+        before = ids.issue("alice")
+
+        rotation.introduce(NEW)
+        rotation.promote()
+        rotation.restore()
+        assert ids.is_valid(before, "alice")
+        after = ids.issue("alice")
+        assert SessionIds(NEW, entry.settings.mcp_url).is_valid(after, "alice")
+
+        rotation.drop_previous()
+        rotation.restore()
+        assert not ids.is_valid(before, "alice")
+        assert ids.is_valid(after, "alice")
