@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from servicekit.keys import KeyRing
+from servicekit.keys import KeyRing, as_ring
 
 
 class Purpose(Enum):
@@ -60,16 +60,11 @@ class EnvelopeError(Exception):
         self.expired = expired
 
 
-def ring_of(keys: KeyRing | str) -> KeyRing:
-    """A ring from a ring, or from one key (tests, and deployments that never rotated)."""
-    return keys if isinstance(keys, KeyRing) else KeyRing.fixed(keys)
-
-
 class Sealer:
     """Seals envelopes with the ring's current key and opens those sealed with any of its keys."""
 
     def __init__(self, keys: KeyRing | str) -> None:
-        self._ring = ring_of(keys)
+        self._ring = as_ring(keys)
         self._built: tuple[tuple[str, ...], dict[Purpose, URLSafeTimedSerializer]] | None = None
 
     def _serializer(self, purpose: Purpose) -> URLSafeTimedSerializer:
@@ -109,7 +104,7 @@ class SecretBox:
     _INFO = b"authproxy/backing-client-secret"
 
     def __init__(self, keys: KeyRing | str) -> None:
-        self._ring = ring_of(keys)
+        self._ring = as_ring(keys)
         self._built: tuple[tuple[str, ...], tuple[AESGCM, ...]] | None = None
 
     def _ciphers(self) -> tuple[AESGCM, ...]:

@@ -23,7 +23,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcpserver.jsonrpc import buffer_body, requests_in, send_json
-from servicekit.keys import KeyRing
+from servicekit.keys import KeyRing, as_ring
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class SessionIds:
     """
 
     def __init__(self, keys: KeyRing | str, resource: str, max_age: int = SESSION_MAX_AGE) -> None:
-        self.keys = keys if isinstance(keys, KeyRing) else KeyRing.fixed(keys)
+        self.keys = as_ring(keys)
         self.resource = resource
         self.max_age = max_age
 

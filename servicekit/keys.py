@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from .env import SettingsError, read_secret_keys
 
-__all__ = ["REFRESH_AFTER", "KeyRing", "key_ring", "refresh_after_restore"]
+__all__ = ["REFRESH_AFTER", "KeyRing", "as_ring", "key_ring", "refresh_after_restore"]
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,11 @@ class KeyRing:
         if not keys:
             raise ValueError("a key ring needs at least one key")
         return keys
+
+
+def as_ring(keys: KeyRing | str) -> KeyRing:
+    """A ring as given, or a fixed ring of one key (tests, and deployments that never rotated)."""
+    return keys if isinstance(keys, KeyRing) else KeyRing.fixed(keys)
 
 
 def key_ring(keys: tuple[str, ...], arn: str | None, *, variable: str, min_length: int) -> KeyRing:
