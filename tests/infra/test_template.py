@@ -374,6 +374,9 @@ def test_operators_get_their_own_managed_policy(deployed: dict[str, Any]) -> Non
         {"Ref": "McpSessionSecret"},
     ]
     assert deployed["Outputs"]["OperatorPolicyArn"]["Value"] == {"Ref": name}
+    # The rotation steps in the README start from the secrets' ARNs.
+    assert deployed["Outputs"]["SealingSecretArn"]["Value"] == {"Ref": "SealingSecret"}
+    assert deployed["Outputs"]["McpSessionSecretArn"]["Value"] == {"Ref": "McpSessionSecret"}
     # Every operator action on Cognito or DynamoDB that serving lacks is the operator's alone.
     operator_only = (OPERATOR_ACTIONS["BackingClients"] | OPERATOR_ACTIONS["Registrations"]) - (
         FACADE_COGNITO_ACTIONS | FACADE_DYNAMODB_ACTIONS
