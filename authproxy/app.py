@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from servicekit import logs
-from servicekit.env import read_secret
+from servicekit.keys import KeyRing, key_ring, refresh_after_restore
 
 from . import authorize, metadata, registration, token
 from .cimd import MetadataDocuments
@@ -36,12 +36,15 @@ from .store import Store, StoreUnavailable, open_store
 log = logging.getLogger(__name__)
 
 
-def load_secret_key(settings: Settings) -> str:
-    """The sealing key: from the environment, or Secrets Manager once per cold start."""
-    if settings.secret_key:
-        return settings.secret_key
-    assert settings.secret_arn  # Settings.from_env requires one of the two
-    return read_secret(settings.secret_arn, "AUTHPROXY_SECRET_ARN", min_length=MIN_SECRET_LENGTH)
+def load_secret_key(settings: Settings) -> KeyRing:
+    """The sealing keys (design D3, key rotation): ``AUTHPROXY_SECRET_KEY``, or the versions of
+    the ``AUTHPROXY_SECRET_ARN`` secret, read again every few minutes."""
+    return key_ring(
+        settings.secret_keys,
+        settings.secret_arn,
+        variable="AUTHPROXY_SECRET_ARN",
+        min_length=MIN_SECRET_LENGTH,
+    )
 
 
 async def _oauth_error(request: Request, exc: Exception) -> Response:
@@ -63,9 +66,12 @@ def create_app(
     admin: CognitoAdmin | None = None,
     upstream_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Starlette:
-    """Build the façade for one deployment. Tests pass their own store, admin or transport."""
+    """Build the façade for one deployment. Tests pass their own store, admin or transport.
+    On Lambda with SnapStart the keys are read again right after each restore, so a key
+    rotated in Secrets Manager takes effect without publishing a new version."""
     logs.configure("authproxy", settings.log_level, libraries=("mangum",))
-    key = load_secret_key(settings)
+    keys = load_secret_key(settings)
+    refresh_after_restore(keys)
     store = store or open_store(settings.store_url, region=settings.region)
     admin = admin or CognitoAdmin(
         settings.user_pool_id, settings.region, endpoint_url=settings.cognito_endpoint
@@ -75,8 +81,8 @@ def create_app(
     )
     state = AppState(
         settings=settings,
-        registrar=Registrar(settings, store, admin, SecretBox(key)),
-        sealer=Sealer(key),
+        registrar=Registrar(settings, store, admin, SecretBox(keys)),
+        sealer=Sealer(keys),
         upstream=upstream,
         documents=MetadataDocuments(settings),
     )

@@ -59,7 +59,8 @@ class Settings:
     resources: tuple[ProtectedResource, ...]
     cognito_issuer: str = ""
     jwks_url: str = ""
-    secret_key: str | None = field(default=None, repr=False)
+    #: AUTHPROXY_SECRET_KEY: the current sealing key first, then previous ones still accepted.
+    secret_keys: tuple[str, ...] = field(default=(), repr=False)
     secret_arn: str | None = None
     cognito_endpoint: str | None = None
     store_url: str = "sqlite:///authproxy.db"
@@ -101,15 +102,11 @@ class Settings:
         env = os.environ if environ is None else environ
         issuer = config.url(env, "ISSUER", needed=True)
         pool_id, pool_region = config.user_pool(env)
-        secret_key = env.get("AUTHPROXY_SECRET_KEY") or None
-        secret_arn = env.get("AUTHPROXY_SECRET_ARN") or None
-        if not secret_key and not secret_arn:
+        secret_keys = config.key_list(env, "AUTHPROXY_SECRET_KEY", min_length=MIN_SECRET_LENGTH)
+        secret_arn = env.get("AUTHPROXY_SECRET_ARN", "").strip() or None
+        if not secret_keys and not secret_arn:
             raise SettingsError(
                 "AUTHPROXY_SECRET_KEY", "set it (or AUTHPROXY_SECRET_ARN) to a random key"
-            )
-        if secret_key and len(secret_key) < MIN_SECRET_LENGTH:
-            raise SettingsError(
-                "AUTHPROXY_SECRET_KEY", f"must be at least {MIN_SECRET_LENGTH} characters"
             )
         policy = env.get("AUTHPROXY_CLIENT_POLICY", "pooled")
         if policy not in ("pooled", "dedicated"):
@@ -127,7 +124,7 @@ class Settings:
             jwks_url=config.url(env, "JWKS_URL") or f"{cognito_issuer}/.well-known/jwks.json",
             cognito_domain=config.url(env, "COGNITO_DOMAIN", needed=True),
             resources=_resources(env),
-            secret_key=secret_key,
+            secret_keys=secret_keys,
             secret_arn=secret_arn,
             cognito_endpoint=config.url(env, "COGNITO_ENDPOINT") or None,
             store_url=_store_url(env, "sqlite:///authproxy.db"),

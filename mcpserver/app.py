@@ -81,7 +81,7 @@ def create_app(settings: Settings) -> Starlette:
         ),
     )
     mcp_endpoint = BearerAuthMiddleware(
-        SessionBindingMiddleware(transport, SessionIds(settings.session_secret, settings.mcp_url)),
+        SessionBindingMiddleware(transport, SessionIds(settings.session_keys, settings.mcp_url)),
         verifier,
         resource_metadata_url=metadata_url(settings.mcp_url),
         required_scopes=settings.required_scopes,

@@ -10,6 +10,7 @@ from mcp.server.mcpserver import Context, MCPServer, RequestStateSecurity
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, GetPromptResult, InputRequiredResult
 
+from mcpserver.sessions import RotatingRequestStateCodec
 from mcpserver.settings import Settings
 from mcpserver.tools import bedrock_usage, ec2, identity, prompts
 
@@ -72,7 +73,9 @@ def build_server(settings: Settings) -> MCPServer:
         title=settings.resource_name,
         instructions=INSTRUCTIONS,
         version="0.1.0",
-        request_state_security=RequestStateSecurity(keys=[settings.session_secret]),
+        request_state_security=RequestStateSecurity(
+            codec=RotatingRequestStateCodec(settings.session_keys)
+        ),
         log_level=settings.log_level,  # type: ignore[arg-type]  # checked by Settings
         subscriptions=False,
     )

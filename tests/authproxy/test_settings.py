@@ -39,6 +39,7 @@ def test_defaults() -> None:
         ({"COGNITO_DOMAIN": "ftp://x"}, "COGNITO_DOMAIN"),
         ({"AUTHPROXY_SECRET_KEY": "short"}, "AUTHPROXY_SECRET_KEY"),
         ({"AUTHPROXY_SECRET_KEY": ""}, "AUTHPROXY_SECRET_KEY"),
+        ({"AUTHPROXY_SECRET_KEY": f"{'n' * 40},short"}, "AUTHPROXY_SECRET_KEY"),
         ({"AUTHPROXY_RESOURCES": "not json"}, "AUTHPROXY_RESOURCES"),
         ({"AUTHPROXY_RESOURCES": "[]"}, "AUTHPROXY_RESOURCES"),
         ({"AUTHPROXY_RESOURCES": '[{"resource": "x"}]'}, "AUTHPROXY_RESOURCES"),
@@ -72,6 +73,13 @@ def test_errors_name_the_variable(change: dict[str, str], variable: str) -> None
 def test_secret_arn_instead_of_key() -> None:
     env = {**BASE, "AUTHPROXY_SECRET_KEY": "", "AUTHPROXY_SECRET_ARN": "arn:aws:secretsmanager:x"}
     assert Settings.from_env(env).secret_arn
+
+
+def test_the_secret_key_takes_the_current_key_then_previous_ones() -> None:
+    current, previous = "n" * 40, "o" * 40
+    settings = Settings.from_env({**BASE, "AUTHPROXY_SECRET_KEY": f"{current}, {previous}"})
+    assert settings.secret_keys == (current, previous)
+    assert current not in repr(settings)
 
 
 def test_issuer_with_path_and_lists() -> None:
