@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .cognito_admin import CognitoAdminError
+from .manage import SETTLING
 from .settings import SettingsError
 from .store import StoreUnavailable
 
@@ -85,7 +86,7 @@ def _progress(done: int, total: int) -> None:
 
 def _clients(args: argparse.Namespace) -> int:
     from . import manage
-    from .cognito_admin import CognitoAdmin
+    from .cognito_admin import CognitoAdmin, deployment_mark
     from .resources import scopes_supported
     from .settings import OperatorSettings
     from .store import open_store
@@ -93,6 +94,7 @@ def _clients(args: argparse.Namespace) -> int:
     settings = OperatorSettings.from_env()
     store = open_store(settings.store_url, region=settings.region)
     admin = CognitoAdmin(settings.user_pool_id, settings.region, settings.cognito_endpoint)
+    owner = deployment_mark(settings.store_url, settings.region)
     if args.action == "list":
         rows = manage.list_clients(store)
         if args.json:
@@ -130,7 +132,12 @@ def _clients(args: argparse.Namespace) -> int:
         return 0
     if args.action == "prune":
         plan = manage.plan_prune(
-            store, never_used_days=args.never_used_days, idle_days=args.idle_days
+            store,
+            admin,
+            owner,
+            never_used_days=args.never_used_days,
+            idle_days=args.idle_days,
+            settling=args.min_age,
         )
         print(
             f"{len(plan.registrations)} registrations and {len(plan.backing)} backing clients "
@@ -138,6 +145,8 @@ def _clients(args: argparse.Namespace) -> int:
         )
         for registration in plan.registrations:
             print(f"  {registration.client_id}  {registration.client_name}")
+        for backing in plan.not_owned:
+            print(f"  left alone, not this deployment's: backing client {backing.client_id}")
         if not args.yes:
             return 0
         failures = manage.apply_prune(store, admin, plan, _progress)
@@ -145,7 +154,9 @@ def _clients(args: argparse.Namespace) -> int:
         return 1 if failures else 0
     if args.action == "reconcile":
         scopes = scopes_supported(settings.resources) if settings.resources else []
-        drift = manage.find_drift(store, admin, _progress, settling=args.min_age, scopes=scopes)
+        drift = manage.find_drift(
+            store, admin, owner, _progress, settling=args.min_age, scopes=scopes
+        )
         print(json.dumps(drift.as_dict(), indent=2))
         if drift.clean:
             print("store and Cognito agree")
@@ -228,14 +239,22 @@ def parser() -> argparse.ArgumentParser:
         help="also delete registrations unused for this long",
     )
     prune.add_argument("--yes", action="store_true")
+    settling_help = "leave alone what is younger than this: it may be a registration in flight"
+    prune.add_argument(
+        "--min-age",
+        type=float,
+        default=SETTLING,
+        metavar="SECONDS",
+        help=f"{settling_help} (default {SETTLING:g})",
+    )
     reconcile = actions.add_parser("reconcile", help="compare the store with Cognito")
     reconcile.add_argument("--fix", action="store_true")
     reconcile.add_argument(
         "--min-age",
         type=float,
-        default=600,
+        default=SETTLING,
         metavar="SECONDS",
-        help="ignore Cognito clients younger than this (default 600)",
+        help=f"ignore Cognito clients younger than this (default {SETTLING:g})",
     )
     clients.set_defaults(func=_clients)
 

@@ -7,10 +7,12 @@ and its errors become :class:`CognitoAdminError` naming the API call.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -22,6 +24,7 @@ log = logging.getLogger(__name__)
 # Cognito ClientName: 1-128 characters of [\w\s+=,.@-], where \w is ASCII (Java regex semantics).
 _NAME_UNSAFE = re.compile(r"[^\w\s+=,.@-]+", re.ASCII)
 NAME_PREFIX = "authproxy-"
+MARK_LENGTH = 10
 MAX_NAME = 128
 THROTTLING = frozenset({"TooManyRequestsException", "ThrottlingException"})
 ROTATION_UNAVAILABLE = frozenset({"FeatureUnavailableInTierException", "InvalidParameterException"})
@@ -63,10 +66,33 @@ class CreatedClient:
     rotation: bool
 
 
-def backing_client_name(client_name: str) -> str:
-    """A Cognito-valid ClientName derived from the client's display name."""
+def deployment_mark(store_url: str, region: str) -> str:
+    """The owner mark of one deployment (design D4): hex digits derived from its registration
+    store, the one thing two deployments sharing a user pool never share (their rows are what
+    says which backing client is whose). The façade and ``authproxy clients`` derive it from the
+    same settings (``AUTHPROXY_STORE``, ``AWS_REGION``); a SQLite path counts as resolved."""
+    if store_url.startswith("sqlite:///"):
+        identity = "sqlite:" + str(Path(store_url.removeprefix("sqlite:///")).resolve())
+    else:
+        identity = f"{store_url} {region}"
+    return hashlib.sha256(identity.encode()).hexdigest()[:MARK_LENGTH]
+
+
+def owner_prefix(mark: str) -> str:
+    return f"{NAME_PREFIX}{mark}-"
+
+
+def backing_client_name(mark: str, client_name: str) -> str:
+    """A Cognito-valid ClientName (``[\\w\\s+=,.@-]``, ASCII, at most 128 characters): the
+    owner mark, then the client's display name. The name is the only free-form field an app
+    client has, and ListUserPoolClients returns it, so ownership is read without a describe."""
     cleaned = " ".join(_NAME_UNSAFE.sub(" ", client_name).split()) or "client"
-    return (NAME_PREFIX + cleaned)[:MAX_NAME]
+    return (owner_prefix(mark) + cleaned)[:MAX_NAME]
+
+
+def owned_by(mark: str, client: dict[str, Any]) -> bool:
+    """Whether a listed or described app client carries this deployment's mark."""
+    return str(client.get("ClientName", "")).startswith(owner_prefix(mark))
 
 
 class CognitoAdmin:
@@ -103,15 +129,17 @@ class CognitoAdmin:
     def create_client(
         self,
         *,
+        owner: str,
         name: str,
         callback_url: str,
         scopes: Sequence[str],
         identity_providers: Sequence[str],
     ) -> CreatedClient:
         """CreateUserPoolClient: a confidential ``code``-flow client whose only callback is the
-        façade's, with token revocation and, where the pool offers it, refresh-token rotation."""
+        façade's, with token revocation and, where the pool offers it, refresh-token rotation;
+        named with the ``owner`` mark of the deployment creating it."""
         base = {
-            "ClientName": backing_client_name(name),
+            "ClientName": backing_client_name(owner, name),
             "GenerateSecret": True,
             "AllowedOAuthFlows": ["code"],
             "AllowedOAuthFlowsUserPoolClient": True,

@@ -2,7 +2,9 @@
 
 Plain functions over the store and the Cognito admin adapter, so the same code runs against AWS
 (standard credentials and region) and against ``authproxy dev``. Each returns data; the command
-line prints it.
+line prints it. Nothing here deletes or changes a Cognito app client that does not carry this
+deployment's owner mark (``owner``, see :func:`.cognito_admin.deployment_mark`): a user pool may
+serve several deployments, and other applications.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .clients import delete_cognito_client, retire_backing, revoke_registration
-from .cognito_admin import NAME_PREFIX, CognitoAdmin, CognitoAdminError
+from .cognito_admin import CognitoAdmin, CognitoAdminError, owned_by
 from .store import BackingClient, Registration, Store
 
 DAY = 24 * 3600
@@ -79,10 +81,7 @@ def show_client(store: Store, admin: CognitoAdmin, client_id: str) -> dict[str, 
 def revoke_client(
     store: Store, admin: CognitoAdmin, client_id: str, *, delete_backing: bool
 ) -> Registration | None:
-    registration = store.get_registration(client_id)
-    if registration is None:
-        return None
-    return revoke_registration(store, admin, registration, delete_backing=delete_backing)
+    return revoke_registration(store, admin, client_id, delete_backing=delete_backing)
 
 
 @dataclass
@@ -91,16 +90,32 @@ class PrunePlan:
 
     registrations: list[Registration] = field(default_factory=list)
     backing: list[BackingClient] = field(default_factory=list)
+    #: Backing clients left alone: their Cognito client lacks this deployment's owner mark.
+    not_owned: list[BackingClient] = field(default_factory=list)
 
 
 def plan_prune(
-    store: Store, *, never_used_days: float, idle_days: float | None, now: float | None = None
+    store: Store,
+    admin: CognitoAdmin,
+    owner: str,
+    *,
+    never_used_days: float,
+    idle_days: float | None,
+    settling: float = SETTLING,
+    now: float | None = None,
 ) -> PrunePlan:
     """Never used after the grace period, or (with ``idle_days``) unused for that long; revoked
-    registrations go too. Claude registers on every fresh connection, so most are never used."""
+    registrations go too. Claude registers on every fresh connection, so most are never used.
+
+    Nothing younger than ``settling`` seconds is planned: a registration writes its backing
+    client's row before its own, so a dedicated backing client in the middle of a registration
+    looks unused. A backing client whose Cognito client is not this deployment's (``owner``) is
+    left alone (:attr:`PrunePlan.not_owned`); one Cognito no longer has is only a row to drop."""
     now = time.time() if now is None else now
     plan = PrunePlan()
     for registration in store.list_registrations():
+        if now - registration.created_at < settling:
+            continue
         never_used = (
             registration.last_used_at is None
             and now - registration.created_at >= never_used_days * DAY
@@ -113,12 +128,20 @@ def plan_prune(
         if never_used or idle or registration.status == "revoked":
             plan.registrations.append(registration)
     going = {r.client_id for r in plan.registrations}
+    cognito: dict[str, dict[str, Any]] | None = None
     for backing in store.list_backing():
-        if backing.policy != "dedicated":
+        if backing.policy != "dedicated" or now - backing.created_at < settling:
             continue  # the pooled clients serve every future registration too
         users = store.registrations_for_backing(backing.client_id)
-        if all(r.client_id in going for r in users):
+        if not all(r.client_id in going for r in users):
+            continue
+        if cognito is None:  # listed once, and only when there is something to retire
+            cognito = {c["ClientId"]: c for c in admin.list_clients()}
+        listed = cognito.get(backing.client_id)
+        if listed is None or owned_by(owner, listed):
             plan.backing.append(backing)
+        else:
+            plan.not_owned.append(backing)
     return plan
 
 
@@ -141,7 +164,7 @@ def apply_prune(
 class Drift:
     """Where the store and Cognito disagree."""
 
-    #: Cognito clients named like ours that no store row knows.
+    #: Cognito clients carrying this deployment's owner mark that no store row knows.
     orphaned_in_cognito: list[dict[str, Any]] = field(default_factory=list)
     #: Backing rows whose Cognito client is gone.
     missing_in_cognito: list[BackingClient] = field(default_factory=list)
@@ -174,6 +197,7 @@ class Drift:
 def find_drift(
     store: Store,
     admin: CognitoAdmin,
+    owner: str,
     progress: Progress = _no_progress,
     settling: float = SETTLING,
     scopes: Sequence[str] = (),
@@ -181,15 +205,17 @@ def find_drift(
     """Compare the store with the pool's app clients, both ways, and, given the ``scopes`` the
     backing clients should allow (from ``AUTHPROXY_RESOURCES``), find those that lack some.
 
-    A Cognito client younger than ``settling`` seconds is never an orphan: the façade creates the
-    Cognito client before its row, so a registration in flight would otherwise look like one.
+    Only clients carrying this deployment's ``owner`` mark count: in a shared pool, another
+    deployment's clients are unknown to this store without being orphans. A Cognito client
+    younger than ``settling`` seconds is never an orphan: the façade creates the Cognito client
+    before its row, so a registration in flight would otherwise look like one.
     """
     now = time.time()
     drift = Drift()
     cognito = {c["ClientId"]: c for c in admin.list_clients()}
     backing = {b.client_id: b for b in store.list_backing()}
     for client_id, client in cognito.items():
-        if client_id in backing or not client.get("ClientName", "").startswith(NAME_PREFIX):
+        if client_id in backing or not owned_by(owner, client):
             continue
         created = admin.describe_client(client_id).get("CreationDate")
         age = now - created.timestamp() if created is not None else None
@@ -197,7 +223,9 @@ def find_drift(
             drift.orphaned_in_cognito.append(client)
     drift.missing_in_cognito = [b for cid, b in backing.items() if cid not in cognito]
     if scopes:
-        for client_id in backing.keys() & cognito.keys():
+        for client_id in sorted(backing.keys() & cognito.keys()):
+            if not owned_by(owner, cognito[client_id]):
+                continue
             allowed = admin.describe_client(client_id).get("AllowedOAuthScopes", [])
             lacking = [s for s in scopes if s not in allowed]
             if lacking:
@@ -222,9 +250,10 @@ def fix_drift(store: Store, admin: CognitoAdmin, drift: Drift) -> int:
     gone = {b.client_id for b in drift.missing_in_cognito}
     for backing in drift.missing_in_cognito:
         store.delete_backing(backing.client_id)
+    dangling = {r.client_id for r in drift.dangling_registrations}
     for registration in store.list_registrations():
         if registration.status == "active" and (
-            registration.backing_client_id in gone or registration in drift.dangling_registrations
+            registration.backing_client_id in gone or registration.client_id in dangling
         ):
-            store.save_registration(registration.revoked())
+            store.set_status(registration.client_id, "revoked")
     return failures
