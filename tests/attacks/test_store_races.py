@@ -261,3 +261,46 @@ def test_token_store_failure_at_first_use_never_throws_tokens_away(pooled: Facad
     stored = pooled.store.get_registration(client["client_id"])
     assert stored is not None
     assert stored.last_used_at is not None
+
+
+def test_quota_guard_holds_under_concurrent_registrations(tmp_path: Path, kind: str) -> None:
+    """Under ``dedicated``, eight registrations at once against a guard of three: every one
+    passes the guard before any backing client is stored (the test holds them there), and still
+    exactly three get a Cognito client. The rest are refused with the spec-shaped 503."""
+    limit, racers = 3, 8
+    env = {"AUTHPROXY_CLIENT_POLICY": "dedicated", "AUTHPROXY_MAX_BACKING_CLIENTS": str(limit)}
+    with facade(tmp_path, kind, env=env) as f:
+        gate = f.held.hold("create_backing", calls=None)
+        answers: list[httpx.Response] = []
+
+        def race() -> None:
+            answer = httpx.post(f"{f.issuer}/register", json=CLIENT, timeout=120)
+            answers.append(answer)
+            gate.poke()
+
+        threads = [threading.Thread(target=race, daemon=True) for _ in range(racers)]
+        for thread in threads:
+            thread.start()
+        gate.wait_until(lambda: gate.arrived + len(answers) == racers)
+        gate.release()
+        for thread in threads:
+            thread.join(timeout=120)
+
+        statuses = sorted(answer.status_code for answer in answers)
+        assert statuses == [201] * limit + [503] * (racers - limit), statuses
+        for refused in (a for a in answers if a.status_code == 503):
+            assert refused.json()["error"] == "temporarily_unavailable"
+            assert "cannot register more clients" in refused.json()["error_description"]
+        assert len(list(f.admin.list_clients())) == limit
+        assert f.store.count_backing() == limit
+
+        # A Cognito failure gives its slot back; so does deleting a registration.
+        f.standin.inject_fault(action="CreateUserPoolClient", kind="throttle", count=10)
+        assert httpx.post(f"{f.issuer}/register", json=CLIENT, timeout=30).status_code == 503
+        f.standin.clear_faults()
+        assert f.store.count_backing() == limit
+        done = next(a.json() for a in answers if a.status_code == 201)
+        httpx.delete(done["registration_client_uri"], headers=bearer(done), timeout=30)
+        assert f.store.count_backing() == limit - 1
+        assert httpx.post(f"{f.issuer}/register", json=CLIENT, timeout=30).status_code == 201
+        assert httpx.post(f"{f.issuer}/register", json=CLIENT, timeout=30).status_code == 503
