@@ -164,7 +164,7 @@ def _clients(args: argparse.Namespace) -> int:
         if not args.fix:
             print("drift found (dry run; --fix to repair)")
             return 1
-        failures = manage.fix_drift(store, admin, drift)
+        failures = manage.fix_drift(store, admin, owner, drift)
         print("repaired" if not failures else f"{failures} Cognito clients could not be deleted")
         return 1 if failures else 0
     raise AssertionError(args.action)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 _NAME_UNSAFE = re.compile(r"[^\w\s+=,.@-]+", re.ASCII)
 NAME_PREFIX = "authproxy-"
 MARK_LENGTH = 10
+_MARKED = re.compile(rf"{NAME_PREFIX}[0-9a-f]{{{MARK_LENGTH}}}-")
 MAX_NAME = 128
 THROTTLING = frozenset({"TooManyRequestsException", "ThrottlingException"})
 ROTATION_UNAVAILABLE = frozenset({"FeatureUnavailableInTierException", "InvalidParameterException"})
@@ -93,6 +94,12 @@ def backing_client_name(mark: str, client_name: str) -> str:
 def owned_by(mark: str, client: dict[str, Any]) -> bool:
     """Whether a listed or described app client carries this deployment's mark."""
     return str(client.get("ClientName", "")).startswith(owner_prefix(mark))
+
+
+def unmarked(client: dict[str, Any]) -> bool:
+    """Named by a release before owner marks: ``authproxy-<name>`` with no deployment's mark."""
+    name = str(client.get("ClientName", ""))
+    return name.startswith(NAME_PREFIX) and not _MARKED.match(name)
 
 
 class CognitoAdmin:
@@ -182,21 +189,39 @@ class CognitoAdmin:
     def describe_client(self, client_id: str) -> dict[str, Any]:
         return dict(self._call("DescribeUserPoolClient", ClientId=client_id)["UserPoolClient"])
 
-    def add_scopes(self, client_id: str, scopes: Sequence[str]) -> list[str]:
-        """Give an app client more OAuth scopes (a resource the façade fronts since it was made).
-
-        UpdateUserPoolClient resets every field it is not given, so the update carries back
-        everything DescribeUserPoolClient returned. Returns the scopes now allowed.
-        """
+    def _update(
+        self, client_id: str, changes: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> dict[str, Any]:
+        """UpdateUserPoolClient with ``changes(described)``. It resets every field it is not
+        given, so the update carries back everything DescribeUserPoolClient returned."""
         described = self.describe_client(client_id)
         updatable = self._idp.meta.service_model.operation_model(
             "UpdateUserPoolClient"
         ).input_shape.members
-        current = list(described.get("AllowedOAuthScopes", []))
-        wanted = [*current, *(s for s in scopes if s not in current)]
         fields = {k: v for k, v in described.items() if k in updatable and k != "UserPoolId"}
-        self._call("UpdateUserPoolClient", **{**fields, "AllowedOAuthScopes": wanted})
-        return wanted
+        fields.update(changes(described))
+        self._call("UpdateUserPoolClient", **fields)
+        return fields
+
+    def add_scopes(self, client_id: str, scopes: Sequence[str]) -> list[str]:
+        """Give an app client more OAuth scopes (a resource the façade fronts since it was made).
+        Returns the scopes now allowed."""
+
+        def more(described: dict[str, Any]) -> dict[str, Any]:
+            current = list(described.get("AllowedOAuthScopes", []))
+            return {"AllowedOAuthScopes": [*current, *(s for s in scopes if s not in current)]}
+
+        return list(self._update(client_id, more)["AllowedOAuthScopes"])
+
+    def adopt(self, client_id: str, owner: str) -> str:
+        """Rename a backing client made before owner marks (``authproxy-<name>``) to carry
+        ``owner``'s mark; returns the new name."""
+
+        def marked(described: dict[str, Any]) -> dict[str, Any]:
+            name = str(described.get("ClientName", "")).removeprefix(NAME_PREFIX)
+            return {"ClientName": backing_client_name(owner, name)}
+
+        return str(self._update(client_id, marked)["ClientName"])
 
     def delete_client(self, client_id: str) -> None:
         """DeleteUserPoolClient; a client that is already gone counts as deleted."""

@@ -9,6 +9,7 @@ serve several deployments, and other applications.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .clients import delete_cognito_client, retire_backing, revoke_registration
-from .cognito_admin import CognitoAdmin, CognitoAdminError, owned_by
+from .cognito_admin import CognitoAdmin, CognitoAdminError, owned_by, unmarked
 from .store import BackingClient, Registration, Store
 
 DAY = 24 * 3600
@@ -172,6 +173,14 @@ class Drift:
     dangling_registrations: list[Registration] = field(default_factory=list)
     #: Backing clients lacking scopes of the resources the façade fronts now.
     missing_scopes: dict[str, list[str]] = field(default_factory=dict)
+    #: Backing clients this store knows, named before owner marks: ``--fix`` marks them.
+    unmarked: list[str] = field(default_factory=list)
+    #: Backing rows naming a Cognito client another deployment marked: never touched here,
+    #: reported for the operator (a table restored from another deployment's backup?).
+    not_owned: list[str] = field(default_factory=list)
+    #: Quota slots taken beyond the stored backing clients and those in flight (a registration
+    #: that died between reserving and storing), or, when negative, missing.
+    leaked_slots: int = 0
 
     @property
     def clean(self) -> bool:
@@ -180,6 +189,9 @@ class Drift:
             or self.missing_in_cognito
             or self.dangling_registrations
             or self.missing_scopes
+            or self.unmarked
+            or self.not_owned
+            or self.leaked_slots
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -191,6 +203,9 @@ class Drift:
             "missing_in_cognito": [b.client_id for b in self.missing_in_cognito],
             "dangling_registrations": [r.client_id for r in self.dangling_registrations],
             "missing_scopes": self.missing_scopes,
+            "unmarked": self.unmarked,
+            "not_owned": self.not_owned,
+            "leaked_quota_slots": self.leaked_slots,
         }
 
 
@@ -208,12 +223,15 @@ def find_drift(
     Only clients carrying this deployment's ``owner`` mark count: in a shared pool, another
     deployment's clients are unknown to this store without being orphans. A Cognito client
     younger than ``settling`` seconds is never an orphan: the façade creates the Cognito client
-    before its row, so a registration in flight would otherwise look like one.
+    before its row, so a registration in flight would otherwise look like one. The quota counter
+    should equal the stored backing clients plus those young ones.
     """
     now = time.time()
     drift = Drift()
+    counted = store.count_backing()
     cognito = {c["ClientId"]: c for c in admin.list_clients()}
     backing = {b.client_id: b for b in store.list_backing()}
+    in_flight = 0
     for client_id, client in cognito.items():
         if client_id in backing or not owned_by(owner, client):
             continue
@@ -221,10 +239,21 @@ def find_drift(
         age = now - created.timestamp() if created is not None else None
         if settling <= 0 or (age is not None and age >= settling):
             drift.orphaned_in_cognito.append(client)
+        else:
+            in_flight += 1
+    stored = len(backing)
+    drift.leaked_slots = (
+        counted - stored if counted < stored else max(0, counted - stored - in_flight)
+    )
     drift.missing_in_cognito = [b for cid, b in backing.items() if cid not in cognito]
+    for client_id in sorted(backing.keys() & cognito.keys()):
+        if unmarked(cognito[client_id]):
+            drift.unmarked.append(client_id)
+        elif not owned_by(owner, cognito[client_id]):
+            drift.not_owned.append(client_id)
     if scopes:
         for client_id in sorted(backing.keys() & cognito.keys()):
-            if not owned_by(owner, cognito[client_id]):
+            if client_id in drift.not_owned:
                 continue
             allowed = admin.describe_client(client_id).get("AllowedOAuthScopes", [])
             lacking = [s for s in scopes if s not in allowed]
@@ -238,11 +267,18 @@ def find_drift(
     return drift
 
 
-def fix_drift(store: Store, admin: CognitoAdmin, drift: Drift) -> int:
+def fix_drift(store: Store, admin: CognitoAdmin, owner: str, drift: Drift) -> int:
     """Delete orphaned Cognito clients; drop rows for clients Cognito no longer has and revoke
     the registrations that depended on them (they cannot work); give backing clients the scopes
-    they lack. Returns failures."""
+    they lack; mark the unmarked ones ``owner``'s; give back leaked quota slots (or take missing
+    ones). Clients another deployment marked are left alone. Returns failures."""
     failures = 0
+    for client_id in drift.unmarked:
+        admin.adopt(client_id, owner)
+    for _ in range(drift.leaked_slots):
+        store.release_backing()
+    for _ in range(-drift.leaked_slots):
+        store.reserve_backing(sys.maxsize)
     for client_id, scopes in drift.missing_scopes.items():
         admin.add_scopes(client_id, scopes)
     for client in drift.orphaned_in_cognito:

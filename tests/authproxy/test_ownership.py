@@ -128,3 +128,55 @@ def test_marked_names_fit_cognitos_rules(name: str) -> None:
     assert named.startswith("authproxy-0123456789-")
     assert len(named) <= MAX_NAME
     assert named.isascii()
+
+
+def drift_of(report: subprocess.CompletedProcess[str]) -> dict:
+    return dict(json.loads(report.stdout[: report.stdout.rindex("}") + 1]))
+
+
+def test_reconcile_marks_the_clients_a_release_before_owner_marks_made(tmp_path: Path) -> None:
+    """After an upgrade, the backing clients this store knows are named ``authproxy-<name>``:
+    ``--fix`` marks them this deployment's, so prune and reconcile may act on them again."""
+    with facade(tmp_path, "sqlite", env=DEDICATED) as a:
+        resource = json.loads(a.stack["AUTHPROXY_RESOURCES"])[0]["resource"]
+        made = a.admin._idp.create_user_pool_client(
+            UserPoolId=a.stack["USER_POOL_ID"],
+            ClientName="authproxy-claudeai",
+            GenerateSecret=True,
+            AllowedOAuthFlows=["code"],
+            AllowedOAuthFlowsUserPoolClient=True,
+            AllowedOAuthScopes=[f"{resource}/read"],
+            CallbackURLs=[f"{a.issuer}/callback"],
+        )["UserPoolClient"]["ClientId"]
+        assert a.store.reserve_backing(10)
+        a.store.create_backing(
+            BackingClient(client_id=made, name="claudeai", sealed_secret="x", policy="dedicated")
+        )
+        report = clients(a, "reconcile", "--min-age", "0")
+        assert report.returncode == 1, report.stdout + report.stderr
+        assert drift_of(report)["unmarked"] == [made]
+        fixed = clients(a, "reconcile", "--min-age", "0", "--fix")
+        assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+        assert in_pool(a)[made] == f"authproxy-{a.owner}-claudeai"
+        described = a.admin.describe_client(made)
+        assert described["CallbackURLs"] == [f"{a.issuer}/callback"]  # the rest kept
+        again = clients(a, "reconcile", "--min-age", "0")
+        assert again.returncode == 0, again.stdout + again.stderr
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "dynamodb"])
+def test_reconcile_gives_back_quota_slots_a_dead_registration_held(
+    tmp_path: Path, kind: str
+) -> None:
+    """A registration that dies between reserving its slot and storing its backing client (a
+    Lambda timeout) keeps the slot; reconcile finds it and ``--fix`` gives it back."""
+    with facade(tmp_path, kind, env=DEDICATED) as a:
+        register(a)
+        assert a.store.reserve_backing(10)
+        assert a.store.reserve_backing(10)
+        report = clients(a, "reconcile", "--min-age", "0")
+        assert report.returncode == 1, report.stdout + report.stderr
+        assert drift_of(report)["leaked_quota_slots"] == 2
+        fixed = clients(a, "reconcile", "--min-age", "0", "--fix")
+        assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+        assert a.store.count_backing() == 1
