@@ -9,6 +9,7 @@ serve several deployments, and other applications.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -18,7 +19,7 @@ from typing import Any
 
 from .clients import delete_cognito_client, retire_backing, revoke_registration
 from .cognito_admin import CognitoAdmin, CognitoAdminError, owned_by, unmarked
-from .store import BackingClient, Registration, Store
+from .store import BackingClient, Registration, Store, StoreConflict
 
 DAY = 24 * 3600
 SETTLING = 600
@@ -149,14 +150,19 @@ def plan_prune(
 def apply_prune(
     store: Store, admin: CognitoAdmin, plan: PrunePlan, progress: Progress = _no_progress
 ) -> int:
-    """Delete what the plan names: rows first, then their backing clients. Returns failures."""
+    """Delete what the plan names: rows first, then their backing clients. Returns failures.
+
+    A registration used or changed since the plan read it stays (the delete is conditional on
+    what was read), and so does a backing client that still serves a registration."""
     total = len(plan.registrations) + len(plan.backing)
     failures = 0
     for done, registration in enumerate(plan.registrations, 1):
-        store.delete_registration(registration.client_id)
+        with contextlib.suppress(StoreConflict):
+            store.delete_registration(registration.client_id, expected=registration)
         progress(done, total)
     for done, backing in enumerate(plan.backing, len(plan.registrations) + 1):
-        failures += not retire_backing(store, admin, backing)
+        if not store.registrations_for_backing(backing.client_id):
+            failures += not retire_backing(store, admin, backing)
         progress(done, total)
     return failures
 

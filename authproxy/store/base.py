@@ -115,7 +115,9 @@ class Store(Protocol):
     def set_status(self, client_id: str, status: RegistrationStatus) -> Registration | None:
         """Set the status and nothing else (revocation); the record as stored, None if gone."""
 
-    def delete_registration(self, client_id: str) -> None: ...
+    def delete_registration(self, client_id: str, expected: Registration | None = None) -> None:
+        """Delete; given ``expected`` (the record as the caller read it), only if it is still at
+        that version and unused since (``last_used_at``), else :class:`StoreConflict`."""
 
     def touch_registration(self, client_id: str, at: int) -> None:
         """Record that the registration was used to obtain tokens; it no longer expires."""

@@ -243,8 +243,22 @@ class DynamoDBStore:
             return None
         return _registration(updated["Attributes"])
 
-    def delete_registration(self, client_id: str) -> None:
-        self._call("delete_item", TableName=self.table, Key=_reg_key(client_id))
+    def delete_registration(self, client_id: str, expected: Registration | None = None) -> None:
+        condition: dict[str, Any] = {}
+        if expected is not None:
+            values = {":version": {"N": str(expected.version)}}
+            used = "attribute_not_exists(last_used_at)"
+            if expected.last_used_at is not None:
+                used = "last_used_at = :used"
+                values[":used"] = {"N": str(expected.last_used_at)}
+            condition = {
+                "ConditionExpression": (
+                    f"attribute_exists(pk) AND {_at_version(expected.version)} AND {used}"
+                ),
+                "ExpressionAttributeNames": {"#version": "version"},
+                "ExpressionAttributeValues": values,
+            }
+        self._call("delete_item", TableName=self.table, Key=_reg_key(client_id), **condition)
 
     def touch_registration(self, client_id: str, at: int) -> None:
         with contextlib.suppress(StoreConflict):  # deleted meanwhile: nothing to record

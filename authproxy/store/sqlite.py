@@ -140,8 +140,20 @@ class SQLiteStore:
             client_id,
         )
 
-    def delete_registration(self, client_id: str) -> None:
-        self._write("DELETE FROM registrations WHERE client_id = ?", client_id)
+    def delete_registration(self, client_id: str, expected: Registration | None = None) -> None:
+        if expected is None:
+            self._write("DELETE FROM registrations WHERE client_id = ?", client_id)
+            return
+        deleted = self._write(
+            "DELETE FROM registrations WHERE client_id = ? "
+            "AND coalesce(json_extract(data, '$.version'), 0) = ? "
+            "AND json_extract(data, '$.last_used_at') IS ?",
+            client_id,
+            expected.version,
+            expected.last_used_at,
+        )
+        if not deleted:
+            raise StoreConflict(f"registration {client_id} changed or is gone")
 
     def touch_registration(self, client_id: str, at: int) -> None:
         self._write(

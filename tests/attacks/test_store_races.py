@@ -304,3 +304,38 @@ def test_quota_guard_holds_under_concurrent_registrations(tmp_path: Path, kind: 
         assert f.store.count_backing() == limit - 1
         assert httpx.post(f"{f.issuer}/register", json=CLIENT, timeout=30).status_code == 201
         assert httpx.post(f"{f.issuer}/register", json=CLIENT, timeout=30).status_code == 503
+
+
+def test_prune_planned_before_a_first_use_keeps_the_registration(tmp_path: Path, kind: str) -> None:
+    """Prune plans from one read and deletes later; a client that obtains its first tokens in
+    between keeps its registration (and its dedicated backing client), or its refresh token
+    would die with it."""
+    with facade(tmp_path, kind, env={"AUTHPROXY_CLIENT_POLICY": "dedicated"}) as f:
+        client = register(f)
+        plan = manage.plan_prune(
+            f.store, f.admin, f.owner, never_used_days=0, idle_days=None, settling=0
+        )
+        assert [r.client_id for r in plan.registrations] == [client["client_id"]]
+        assert len(plan.backing) == 1
+        code, verifier, _ = obtain_code(f.stack, client)
+        tokens = token_request(
+            f.issuer,
+            client,
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "code_verifier": verifier,
+                "redirect_uri": CLIENT["redirect_uris"][0],
+            },
+        )
+        assert tokens.status_code == 200, tokens.text
+        assert manage.apply_prune(f.store, f.admin, plan) == 0
+        kept = f.store.get_registration(client["client_id"])
+        assert kept is not None
+        assert f.store.get_backing(kept.backing_client_id) is not None
+        refreshed = token_request(
+            f.issuer,
+            client,
+            {"grant_type": "refresh_token", "refresh_token": tokens.json()["refresh_token"]},
+        )
+        assert refreshed.status_code == 200, refreshed.text

@@ -254,3 +254,23 @@ def test_dynamodb_reads_and_updates_items_written_before_versions() -> None:
         revoked = store.set_status("c1", "revoked")
         assert revoked is not None
         assert (revoked.status, revoked.version) == ("revoked", 2)
+
+
+def test_a_delete_given_what_was_read_spares_a_record_used_or_changed_since(
+    store: Store,
+) -> None:
+    for client_id in ("used", "changed", "kept", "gone"):
+        store.create_registration(registration(client_id))
+    read = {r.client_id: r for r in store.list_registrations()}
+    store.touch_registration("used", 12345)
+    store.set_status("changed", "revoked")
+    store.delete_registration("gone")
+    for client_id in ("used", "changed", "gone"):
+        with pytest.raises(StoreConflict):
+            store.delete_registration(client_id, expected=read[client_id])
+    store.delete_registration("kept", expected=read["kept"])
+    assert sorted(r.client_id for r in store.list_registrations()) == ["changed", "used"]
+    used = store.get_registration("used")
+    assert used is not None
+    store.delete_registration("used", expected=used)
+    assert store.get_registration("used") is None
