@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .cognito_admin import CognitoAdminError
+from .manage import SETTLING
 from .settings import SettingsError
 from .store import StoreUnavailable
 
@@ -86,7 +87,7 @@ def _progress(done: int, total: int) -> None:
 
 def _clients(args: argparse.Namespace) -> int:
     from . import manage
-    from .cognito_admin import CognitoAdmin
+    from .cognito_admin import CognitoAdmin, deployment_mark
     from .resources import scopes_supported
     from .settings import OperatorSettings
     from .store import open_store
@@ -94,6 +95,7 @@ def _clients(args: argparse.Namespace) -> int:
     settings = OperatorSettings.from_env()
     store = open_store(settings.store_url, region=settings.region)
     admin = CognitoAdmin(settings.user_pool_id, settings.region, settings.cognito_endpoint)
+    owner = deployment_mark(settings.store_url, settings.region)
     if args.action == "list":
         rows = manage.list_clients(store)
         if args.json:
@@ -131,7 +133,12 @@ def _clients(args: argparse.Namespace) -> int:
         return 0
     if args.action == "prune":
         plan = manage.plan_prune(
-            store, never_used_days=args.never_used_days, idle_days=args.idle_days
+            store,
+            admin,
+            owner,
+            never_used_days=args.never_used_days,
+            idle_days=args.idle_days,
+            settling=args.min_age,
         )
         print(
             f"{len(plan.registrations)} registrations and {len(plan.backing)} backing clients "
@@ -139,6 +146,8 @@ def _clients(args: argparse.Namespace) -> int:
         )
         for registration in plan.registrations:
             print(f"  {registration.client_id}  {registration.client_name}")
+        for backing in plan.not_owned:
+            print(f"  left alone, not this deployment's: backing client {backing.client_id}")
         if not args.yes:
             return 0
         failures = manage.apply_prune(store, admin, plan, _progress)
@@ -146,7 +155,9 @@ def _clients(args: argparse.Namespace) -> int:
         return 1 if failures else 0
     if args.action == "reconcile":
         scopes = scopes_supported(settings.resources) if settings.resources else []
-        drift = manage.find_drift(store, admin, _progress, settling=args.min_age, scopes=scopes)
+        drift = manage.find_drift(
+            store, admin, owner, _progress, settling=args.min_age, scopes=scopes
+        )
         print(json.dumps(drift.as_dict(), indent=2))
         if drift.clean:
             print("store and Cognito agree")
@@ -154,7 +165,7 @@ def _clients(args: argparse.Namespace) -> int:
         if not args.fix:
             print("drift found (dry run; --fix to repair)")
             return 1
-        failures = manage.fix_drift(store, admin, drift)
+        failures = manage.fix_drift(store, admin, owner, drift)
         print("repaired" if not failures else f"{failures} Cognito clients could not be deleted")
         return 1 if failures else 0
     raise AssertionError(args.action)
@@ -285,14 +296,22 @@ def parser() -> argparse.ArgumentParser:
         help="also delete registrations unused for this long",
     )
     prune.add_argument("--yes", action="store_true")
+    settling_help = "leave alone what is younger than this: it may be a registration in flight"
+    prune.add_argument(
+        "--min-age",
+        type=float,
+        default=SETTLING,
+        metavar="SECONDS",
+        help=f"{settling_help} (default {SETTLING:g})",
+    )
     reconcile = actions.add_parser("reconcile", help="compare the store with Cognito")
     reconcile.add_argument("--fix", action="store_true")
     reconcile.add_argument(
         "--min-age",
         type=float,
-        default=600,
+        default=SETTLING,
         metavar="SECONDS",
-        help="ignore Cognito clients younger than this (default 600)",
+        help=f"ignore Cognito clients younger than this (default {SETTLING:g})",
     )
     clients.set_defaults(func=_clients)
 

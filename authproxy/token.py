@@ -83,8 +83,13 @@ def _token_response(body: dict[str, Any]) -> JSONResponse:
 
 
 async def _forward(
-    state: AppState, backing_client_id: str, form: dict[str, str]
+    state: AppState, registration: Registration, backing_client_id: str, form: dict[str, str]
 ) -> UpstreamResponse:
+    """Redeem the grant at Cognito. The registration's use is recorded first: once Cognito has
+    answered, its code or refresh token is spent, so nothing after that may fail the request and
+    throw the tokens away. A store failure here is a 503 the client can retry with the grant it
+    still holds; a grant Cognito then refuses was still this registration's (sealed for it)."""
+    await run_in_threadpool(state.registrar.touch, registration)
     client_id, secret = await run_in_threadpool(
         state.registrar.backing_credentials, backing_client_id
     )
@@ -163,6 +168,7 @@ async def _authorization_code(
         raise invalid_grant("code_verifier is malformed")
     upstream = await _forward(
         state,
+        registration,
         code["backing_client_id"],
         {
             "grant_type": "authorization_code",
@@ -191,6 +197,7 @@ async def _refresh_token(
     refresh_token = envelope.pop("refresh_token")
     upstream = await _forward(
         state,
+        registration,
         envelope["backing_client_id"],
         {"grant_type": "refresh_token", "refresh_token": refresh_token},
     )
@@ -214,9 +221,7 @@ async def token(request: Request) -> Response:
     registration = await run_in_threadpool(state.registrar.authenticate, client_id, secret)
     if grant_type not in registration.metadata.get("grant_types", []):
         raise OAuthError("unauthorized_client", f"this client did not register {grant_type}")
-    response = await handler(state, registration, params)
-    await run_in_threadpool(state.registrar.touch, registration)
-    return response
+    return await handler(state, registration, params)
 
 
 async def revoke(request: Request) -> Response:
