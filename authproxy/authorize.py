@@ -228,8 +228,8 @@ def _check(
 async def authorize(request: Request) -> Response:
     """GET /authorize."""
     state = app_state(request)
-    params = request.query_params
     try:
+        params = _query(request)
         registration = await _registration(state, _single_or_page(params, "client_id"))
         redirect_uri, given = _trusted_redirect(registration, params)
     except PageError as exc:
@@ -256,6 +256,13 @@ async def authorize(request: Request) -> Response:
             state, txn, OAuthError("consent_required", "this client is not yet approved")
         )
     return _consent_form(state, registration, txn)
+
+
+def _query(request: Request) -> QueryParams:
+    try:
+        return bodies.query(request)
+    except bodies.BadBody:
+        raise PageError("Invalid request", "The request's parameters are not valid text.") from None
 
 
 def _single_or_page(params: QueryParams, name: str) -> str | None:
@@ -333,7 +340,10 @@ async def callback(request: Request) -> Response:
     client, redirect URI and resource that Cognito itself cannot.
     """
     state = app_state(request)
-    params = request.query_params
+    try:
+        params = _query(request)
+    except PageError as exc:
+        return error_page(exc.title, exc.detail, exc.status)
     try:
         opened = state.sealer.open(Purpose.STATE, params.get("state", ""))
         txn = Transaction.from_payload(opened, Purpose.STATE)
