@@ -16,7 +16,12 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from authproxy import bodies
+from mcpserver.jsonrpc import envelope_problem
+from servicekit import text
 from support.oauth import authorize_url, pkce
 from support.stack import Stack, local_stack
 
@@ -30,12 +35,15 @@ ILL_FORMED_JSON = [LONE_SURROGATE, LOW_SURROGATE_FIRST, NUL]
 ILL_FORMED_FORM = ["%ED%A0%80", "%FF", "%C0%AF", "a%00b"]
 
 
+def with_literal(document: dict[str, Any], literal: str) -> bytes:
+    """``document`` as JSON, each string ``"@"`` in it replaced by the raw JSON ``literal``."""
+    return json.dumps(document).replace('"@"', literal).encode()
+
+
 def registration_body(client_name: str) -> bytes:
     """A valid registration request whose client_name is the given raw JSON string literal."""
-    return (
-        '{"redirect_uris": ["%s"], "token_endpoint_auth_method": "none", "client_name": %s}'
-        % (REDIRECT, client_name)
-    ).encode()
+    metadata = {"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}
+    return with_literal({**metadata, "client_name": "@"}, client_name)
 
 
 def post_json(url: str, body: bytes, **headers: str) -> httpx.Response:
@@ -71,9 +79,15 @@ def test_rfc7592_2_2_update_refuses_ill_formed_strings(dev: Stack, name: str) ->
     registered = dev.register(
         client_name="to update", redirect_uris=[REDIRECT], token_endpoint_auth_method="none"
     )
-    body = json.loads(registration_body('"x"'))
-    body["client_id"] = registered["client_id"]
-    raw = json.dumps(body).replace('"x"', name).encode()
+    raw = with_literal(
+        {
+            "client_id": registered["client_id"],
+            "redirect_uris": [REDIRECT],
+            "token_endpoint_auth_method": "none",
+            "client_name": "@",
+        },
+        name,
+    )
     response = httpx.put(
         registered["registration_client_uri"],
         content=raw,
@@ -100,12 +114,10 @@ def test_rfc7592_2_2_update_refuses_ill_formed_strings(dev: Stack, name: str) ->
 def test_rfc6749_5_2_json_bodies_with_ill_formed_strings_are_invalid_request(
     dev: Stack, client: dict[str, Any], endpoint: str, value: str
 ) -> None:
-    body = '{"grant_type": "authorization_code", "token": %s, "code": %s, "client_id": "%s"}' % (
-        value,
-        value,
-        client["client_id"],
+    body = {"grant_type": "authorization_code", "token": "@", "code": "@"}
+    response = post_json(
+        f"{dev.issuer}{endpoint}", with_literal({**body, "client_id": client["client_id"]}, value)
     )
-    response = post_json(f"{dev.issuer}{endpoint}", body.encode())
     assert response.status_code == 400, response.text
     assert response.json()["error"] == "invalid_request"
 
@@ -166,13 +178,11 @@ def test_consent_form_with_ill_formed_text_is_a_page(dev: Stack, value: str) -> 
 def test_jsonrpc_5_1_mcp_body_with_ill_formed_strings_is_invalid_request(
     dev: Stack, access_token: str, value: str
 ) -> None:
-    body = (
-        '{"jsonrpc": "2.0", "id": 1, "method": "tools/call",'
-        ' "params": {"name": "whoami", "arguments": {"x": %s}}}' % value
-    )
+    message = {"jsonrpc": "2.0", "id": 1, "method": "tools/call"}
+    body = with_literal({**message, "params": {"name": "whoami", "arguments": {"x": "@"}}}, value)
     response = httpx.post(
         dev.mcp_url,
-        content=body.encode(),
+        content=body,
         headers={
             "Accept": "application/json, text/event-stream",
             "Content-Type": "application/json",
@@ -199,3 +209,65 @@ def test_nothing_is_stored_for_a_refused_registration(tmp_path: Path) -> None:
         assert after == before
         with sqlite3.connect(stack["AUTHPROXY_STORE"].removeprefix("sqlite:///")) as db:
             assert db.execute("SELECT count(*) FROM registrations").fetchone() == (0,)
+
+
+# Properties of the one parser every input goes through.
+
+# Any code point, surrogates and NUL included: what a JSON escape can produce.
+any_text = st.text(
+    st.characters(exclude_categories=()) | st.sampled_from(["\ud800", "\udfff", "\x00"])
+)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | any_text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(any_text, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [*value, *(s for v in value.values() for s in strings(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in strings(v)]
+    return []
+
+
+def deliverable(value: object) -> bool:
+    """Whether ``value`` can be answered as UTF-8 and holds no NUL."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return not any("\x00" in s for s in strings(value))
+
+
+@given(json_values)
+def test_json_bodies_are_accepted_exactly_when_deliverable(value: object) -> None:
+    raw = json.dumps(value).encode()  # ASCII, every ill-formed string as a \u escape
+    if deliverable(value):
+        assert bodies.json_value(raw) == value
+        assert envelope_problem(raw) != text.PROBLEM
+    else:
+        with pytest.raises(bodies.BadBody):
+            bodies.json_value(raw)
+        assert envelope_problem(raw) == text.PROBLEM
+
+
+@given(st.binary(max_size=64))
+def test_form_fields_are_well_formed_or_refused(raw: bytes) -> None:
+    try:
+        fields = bodies.form_fields(raw)
+    except bodies.BadBody:
+        return
+    assert all(text.well_formed(k) and text.well_formed(v) for k, v in fields.items())
+
+
+@given(st.binary(max_size=64))
+def test_json_bodies_are_well_formed_or_refused(raw: bytes) -> None:
+    try:
+        value = bodies.json_value(raw)
+    except bodies.BadBody:
+        return
+    assert deliverable(value)
