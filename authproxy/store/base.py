@@ -65,7 +65,9 @@ class Registration:
         return cls(**{k: data.get(k) for k in cls.__dataclass_fields__ if k in data})
 
     def revoked(self) -> Registration:
-        return replace(self, status="revoked")
+        # A revoked registration never expires: once forgotten, a metadata-document client would
+        # be registered afresh, active, at its next /authorize. It stays until an operator acts.
+        return replace(self, status="revoked", expires_at=None)
 
 
 @dataclass(frozen=True)
