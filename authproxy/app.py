@@ -64,7 +64,7 @@ def create_app(
     upstream_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Starlette:
     """Build the façade for one deployment. Tests pass their own store, admin or transport."""
-    logs.configure("authproxy", settings.log_level, libraries=("mangum",))
+    logs.configure("authproxy", settings.log_level)
     key = load_secret_key(settings)
     store = store or open_store(settings.store_url, region=settings.region)
     admin = admin or CognitoAdmin(

@@ -264,6 +264,10 @@ class MetadataDocuments:
                 f"the document was not fetched within {self._deadline:g} seconds"
             ) from None
         metadata = parse_document(url, raw, self.settings)
+        log.debug(
+            "client metadata document fetched",
+            extra={"client_id": url, "size": len(raw), "cache_seconds": seconds},
+        )
         if seconds:
             self._cache[url] = _Cached(metadata, time.monotonic() + seconds)
         return metadata
