@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from authproxy.cimd import (
@@ -41,7 +41,7 @@ from support.stack import Stack, local_stack
 REDIRECT = "http://localhost:7777/callback"
 
 
-def settings(allow_loopback: bool) -> Settings:
+def facade_settings(allow_loopback: bool) -> Settings:
     return Settings.from_env(
         {
             "ISSUER": "https://mcp.example.com",
@@ -124,7 +124,7 @@ async def test_mcp_ssrf_a_name_resolving_to_a_special_purpose_address_is_never_f
     address: str,
 ) -> None:
     documents = MetadataDocuments(
-        settings(allow_loopback=False),
+        facade_settings(allow_loopback=False),
         transport=httpx.MockTransport(never_connects),
         resolve=resolving_to(address),  # type: ignore[arg-type]
     )
@@ -134,7 +134,7 @@ async def test_mcp_ssrf_a_name_resolving_to_a_special_purpose_address_is_never_f
 
 async def test_mcp_ssrf_one_bad_address_among_good_ones_refuses_the_name() -> None:
     documents = MetadataDocuments(
-        settings(allow_loopback=False),
+        facade_settings(allow_loopback=False),
         transport=httpx.MockTransport(never_connects),
         resolve=resolving_to("8.8.8.8", "64:ff9b::a9fe:a9fe"),  # type: ignore[arg-type]
     )
@@ -162,6 +162,7 @@ def embeddings(inner: IPv4Address, low: int) -> list[IPv6Address]:
     ]
 
 
+@settings(deadline=None)
 @given(ipv4, suffix80)
 def test_an_embedded_ipv4_address_is_judged_as_itself(inner: IPv4Address, low: int) -> None:
     for outer in embeddings(inner, low):
@@ -170,6 +171,7 @@ def test_an_embedded_ipv4_address_is_judged_as_itself(inner: IPv4Address, low: i
             assert not fetchable(outer), outer
 
 
+@settings(deadline=None)
 @given(ipv4)
 def test_every_ipv4_address_python_calls_non_global_is_refused(address: IPv4Address) -> None:
     if not address.is_global:
@@ -177,6 +179,7 @@ def test_every_ipv4_address_python_calls_non_global_is_refused(address: IPv4Addr
     assert fetchable(address) == (not any(address in network for network in DENIED_IPV4))
 
 
+@settings(deadline=None)
 @given(ipv6)
 def test_every_plain_ipv6_address_python_calls_non_global_is_refused(address: IPv6Address) -> None:
     if not embedded_ipv4(address) and not address.is_global:
@@ -267,7 +270,7 @@ def compressing() -> Iterator[Served]:
 async def test_mcp_ssrf_a_trickling_server_is_cut_off_at_the_deadline(trickling: Served) -> None:
     """One deadline for the whole fetch: before, the timeout applied to each read, and a server
     sending a byte at a time held the request (and /authorize) for as long as it liked."""
-    documents = MetadataDocuments(settings(allow_loopback=True), deadline=0.5)
+    documents = MetadataDocuments(facade_settings(allow_loopback=True), deadline=0.5)
     with pytest.raises(MetadataDocumentError, match=r"not fetched within 0\.5 seconds"):
         await documents.fetch(trickling.url)
     assert len(trickling.requests) == 1
@@ -278,7 +281,7 @@ async def test_mcp_ssrf_documents_are_asked_for_and_read_uncompressed(
 ) -> None:
     """The size limit applies to the bytes on the wire: a compressed answer is refused, never
     decompressed (before, ~4 KB of gzip became 4 MB in memory before the limit applied)."""
-    documents = MetadataDocuments(settings(allow_loopback=True))
+    documents = MetadataDocuments(facade_settings(allow_loopback=True))
     with pytest.raises(MetadataDocumentError, match="compressed"):
         await documents.fetch(compressing.url)
     (request,) = compressing.requests

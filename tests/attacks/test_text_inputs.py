@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from authproxy import bodies
@@ -243,6 +243,7 @@ def deliverable(value: object) -> bool:
     return not any("\x00" in s for s in strings(value))
 
 
+@settings(deadline=None)
 @given(json_values)
 def test_json_bodies_are_accepted_exactly_when_deliverable(value: object) -> None:
     raw = json.dumps(value).encode()  # ASCII, every ill-formed string as a \u escape
@@ -255,6 +256,7 @@ def test_json_bodies_are_accepted_exactly_when_deliverable(value: object) -> Non
         assert envelope_problem(raw) == text.PROBLEM
 
 
+@settings(deadline=None)
 @given(st.binary(max_size=64))
 def test_form_fields_are_well_formed_or_refused(raw: bytes) -> None:
     try:
@@ -264,6 +266,7 @@ def test_form_fields_are_well_formed_or_refused(raw: bytes) -> None:
     assert all(text.well_formed(k) and text.well_formed(v) for k, v in fields.items())
 
 
+@settings(deadline=None)
 @given(st.binary(max_size=64))
 def test_json_bodies_are_well_formed_or_refused(raw: bytes) -> None:
     try:
