@@ -39,12 +39,17 @@ def json_value(raw: bytes) -> object:
     """The JSON value of a UTF-8 body (empty: null) whose strings are all well formed."""
     try:
         # Decoded strictly first: json.loads would let UTF-8-encoded surrogates through.
-        value = json.loads(raw.decode("utf-8") or "null")
+        value = json.loads(raw.decode("utf-8") or "null", parse_constant=_not_json)
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise BadBody("the request body is not JSON in UTF-8") from None
     if not text.json_well_formed(value):
         raise BadBody(f"the request body is not acceptable: {text.PROBLEM}")
     return value
+
+
+def _not_json(constant: str) -> object:
+    """Python's JSON decoder accepts NaN and ±Infinity, which RFC 8259 §6 does not."""
+    raise ValueError(f"{constant} is not a JSON value")
 
 
 def _pairs(encoded: bytes, what: str) -> list[tuple[str, str]]:

@@ -74,6 +74,16 @@ def test_rfc8259_8_1_register_refuses_utf8_encoded_surrogates(dev: Stack) -> Non
     assert response.json()["error"] == "invalid_client_metadata"
 
 
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_rfc8259_6_register_refuses_numbers_json_does_not_have(dev: Stack, constant: str) -> None:
+    metadata = {"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}
+    response = post_json(
+        f"{dev.issuer}/register", with_literal({**metadata, "x-extension": "@"}, constant)
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "invalid_client_metadata"
+
+
 @pytest.mark.parametrize("name", ILL_FORMED_JSON)
 def test_rfc7592_2_2_update_refuses_ill_formed_strings(dev: Stack, name: str) -> None:
     registered = dev.register(
