@@ -128,7 +128,6 @@ DENIED_IPV6 = tuple(
 GLOBAL_UNICAST = IPv6Network("2000::/3")
 _NAT64 = IPv6Network("64:ff9b::/96")  # well-known prefix (RFC 6052 §2.1)
 _COMPATIBLE = IPv6Network("::/96")  # deprecated IPv4-compatible addresses (RFC 4291 §2.5.5.1)
-_TEREDO = IPv6Network("2001::/32")  # RFC 4380 §4
 
 
 def embedded_ipv4(address: IPv6Address) -> tuple[IPv4Address, ...]:
@@ -137,11 +136,12 @@ def embedded_ipv4(address: IPv6Address) -> tuple[IPv4Address, ...]:
     (RFC 6052 §2.2), 6to4 (RFC 3056 §2) and Teredo's server and client (RFC 4380 §4)."""
     if address.ipv4_mapped is not None:
         return (address.ipv4_mapped,)
-    if address in _COMPATIBLE or address in _NAT64:
+    # :: and ::1 are themselves (unspecified, loopback), not IPv4-compatible forms.
+    if (address in _COMPATIBLE and int(address) > 1) or address in _NAT64:
         return (IPv4Address(address.packed[12:]),)
     if address.sixtofour is not None:
         return (address.sixtofour,)
-    if address in _TEREDO and address.teredo is not None:
+    if address.teredo is not None:
         return address.teredo
     return ()
 

@@ -166,7 +166,8 @@ def embeddings(inner: IPv4Address, low: int) -> list[IPv6Address]:
 @given(ipv4, suffix80)
 def test_an_embedded_ipv4_address_is_judged_as_itself(inner: IPv4Address, low: int) -> None:
     for outer in embeddings(inner, low):
-        assert inner in embedded_ipv4(outer)
+        if outer not in (IPv6Address("::"), IPv6Address("::1")):  # themselves, not compatible
+            assert inner in embedded_ipv4(outer)
         if not fetchable(inner):
             assert not fetchable(outer), outer
 
