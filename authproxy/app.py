@@ -69,7 +69,7 @@ def create_app(
     """Build the façade for one deployment. Tests pass their own store, admin or transport.
     On Lambda with SnapStart the keys are read again right after each restore, so a key
     rotated in Secrets Manager takes effect without publishing a new version."""
-    logs.configure("authproxy", settings.log_level, libraries=("mangum",))
+    logs.configure("authproxy", settings.log_level)
     keys = load_secret_key(settings)
     refresh_after_restore(keys)
     store = store or open_store(settings.store_url, region=settings.region)

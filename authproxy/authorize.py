@@ -252,8 +252,8 @@ def _check(
 async def authorize(request: Request) -> Response:
     """GET /authorize."""
     state = app_state(request)
-    params = request.query_params
     try:
+        params = _query(request)
         registration = await _registration(state, _single_or_page(params, "client_id"))
         redirect_uri, given = _trusted_redirect(registration, params)
     except PageError as exc:
@@ -280,6 +280,13 @@ async def authorize(request: Request) -> Response:
             state, txn, OAuthError("consent_required", "this client is not yet approved")
         )
     return _consent_form(state, registration, txn)
+
+
+def _query(request: Request) -> QueryParams:
+    try:
+        return bodies.query(request)
+    except bodies.BadBody:
+        raise PageError("Invalid request", "The request's parameters are not valid text.") from None
 
 
 def _single_or_page(params: QueryParams, name: str) -> str | None:
@@ -364,7 +371,10 @@ async def callback(request: Request) -> Response:
     client, redirect URI and resource that Cognito itself cannot.
     """
     state = app_state(request)
-    params = request.query_params
+    try:
+        params = _query(request)
+    except PageError as exc:
+        return error_page(exc.title, exc.detail, exc.status)
     try:
         txn, browser, txn_id = _open_state(state, params.get("state", ""))
     except EnvelopeError as exc:

@@ -69,6 +69,7 @@ def _dev(args: argparse.Namespace) -> int:
             resource_binding=args.resource_binding,
             trusted_redirect_hosts=args.trusted_redirect_hosts,
             store=args.store,
+            log_level=args.log_level.upper(),
         )
     )
     return 0
@@ -263,6 +264,13 @@ def parser() -> argparse.ArgumentParser:
     )
     dev.add_argument("--trusted-redirect-hosts", default="", metavar="HOSTS")
     dev.add_argument("--store", metavar="PATH", help="SQLite file (default: a new temporary one)")
+    dev.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        default="info",
+        type=str.lower,
+        help="both deployables' log level (AUTHPROXY_LOG_LEVEL, MCP_LOG_LEVEL)",
+    )
     dev.set_defaults(func=_dev)
 
     clients = commands.add_parser(

@@ -64,7 +64,7 @@ def subject_of(scope: Scope) -> dict[str, Any]:
 
 def create_app(settings: Settings) -> Starlette:
     """Build the MCP resource server for ``settings``."""
-    logs.configure("mcpserver", settings.log_level, libraries=("mcp", "mangum"))
+    logs.configure("mcpserver", settings.log_level)
     verifier = CognitoTokenVerifier(
         issuer=settings.cognito_issuer,
         resource=settings.mcp_url,

@@ -13,6 +13,7 @@ from mcp.types import INVALID_PARAMS, GetPromptResult, InputRequiredResult
 from mcpserver.sessions import RotatingRequestStateCodec
 from mcpserver.settings import Settings
 from mcpserver.tools import bedrock_usage, ec2, identity, prompts
+from servicekit import logs
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -68,17 +69,19 @@ def build_server(settings: Settings) -> MCPServer:
     ``subscriptions/listen`` is not served: its stream never ends, which on Lambda means an
     invocation held to its timeout, and nothing here changes its lists at run time anyway.
     """
-    server = AwsToolsServer(
-        NAME,
-        title=settings.resource_name,
-        instructions=INSTRUCTIONS,
-        version="0.1.0",
-        request_state_security=RequestStateSecurity(
-            codec=RotatingRequestStateCodec(settings.session_keys)
-        ),
-        log_level=settings.log_level,  # type: ignore[arg-type]  # checked by Settings
-        subscriptions=False,
-    )
+    # The SDK configures the root logger as it starts; MCP_LOG_LEVEL is the project's own
+    # (servicekit.logs), never handed to the SDK, and the root logger is left as the host set it.
+    with logs.root_logger_kept():
+        server = AwsToolsServer(
+            NAME,
+            title=settings.resource_name,
+            instructions=INSTRUCTIONS,
+            version="0.1.0",
+            request_state_security=RequestStateSecurity(
+                codec=RotatingRequestStateCodec(settings.session_keys)
+            ),
+            subscriptions=False,
+        )
     identity.register(server)
     ec2.register(server, settings.region)
     if settings.bedrock_log_group:

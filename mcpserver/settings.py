@@ -53,6 +53,7 @@ class Settings:
     resource_name: str = "AWS tools"
     #: The Bedrock model-invocation log group the usage report reads; None: no such tool.
     bedrock_log_group: str | None = "/aws/bedrock/modelinvocations"
+    #: The level of the server's own loggers (servicekit.logs); libraries log warnings only.
     log_level: str = "INFO"
 
     @property

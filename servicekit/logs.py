@@ -4,16 +4,23 @@ Fields: ``time``, ``level``, ``logger``, ``message``, ``request_id`` and whateve
 as ``extra``. The access log records method, path, status and duration, never the query string,
 headers or body, where codes, state and tokens travel. Callers log outcomes and identifiers, never
 credentials.
+
+Only the deployable's own loggers follow its log level. Libraries log what passes through them at
+DEBUG (botocore whole response bodies, a backing client's ``ClientSecret`` among them; httpcore
+headers; the MCP SDK messages; uvicorn's access log query strings), so they are held to warnings
+at every level, and the root logger is never configured: a host that configures it (or a library
+that calls ``logging.basicConfig``) cannot turn them up.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
@@ -58,22 +65,59 @@ class JSONFormatter(logging.Formatter):
         return json.dumps(document, default=str)
 
 
-def configure(package: str, level: str, libraries: Iterable[str] = ()) -> None:
-    """Write ``package``'s records, and the ``libraries``' warnings, to stderr as JSON.
+# Libraries either deployable runs on whose DEBUG (or INFO) records carry request or response
+# bodies, headers or URLs with query strings. A logger's children follow it unless given a level
+# of their own; uvicorn's are named because uvicorn.Config sets levels on them.
+LIBRARIES = (
+    "authlib",
+    "boto3",
+    "botocore",
+    "httpcore",
+    "httpx",
+    "mangum",
+    "mcp",
+    "s3transfer",
+    "sse_starlette",
+    "urllib3",
+    "uvicorn",
+    "uvicorn.access",
+    "uvicorn.asgi",
+    "uvicorn.error",
+)
 
-    Libraries that log every Lambda invocation at INFO (the MCP SDK, Mangum) are kept to warnings
-    unless ``level`` is DEBUG. Idempotent: a warm Lambda or a test may call it again.
+
+def configure(package: str, level: str) -> None:
+    """Write ``package``'s records at ``level``, and the :data:`LIBRARIES`' warnings, to stderr as
+    JSON, whatever the root logger is set to. Idempotent: a warm Lambda or a test may call it again.
     """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JSONFormatter())
-    library_level = level if level == "DEBUG" else "WARNING"
-    for name, logger_level in ((package, level), *((lib, library_level) for lib in libraries)):
+    for name, logger_level in ((package, level), *((lib, "WARNING") for lib in LIBRARIES)):
         logger = logging.getLogger(name)
         logger.handlers = [handler]
         logger.setLevel(logger_level)
         # The host (uvicorn, the Lambda runtime, the dev stack) may log the root logger its own
-        # way; these records are written once, as JSON.
+        # way and at its own level; these records are written once, as JSON, at the level set here.
         logger.propagate = False
+
+
+@contextlib.contextmanager
+def root_logger_kept() -> Iterator[None]:
+    """Undo whatever the block does to the root logger's handlers and level.
+
+    The MCP SDK's ``MCPServer`` calls ``logging.basicConfig`` when it is constructed, which on a
+    fresh process (Lambda, ``authproxy serve``) installs a handler on the root logger at the SDK's
+    log level: every library without a level of its own then logs there.
+    """
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        for added in [h for h in root.handlers if h not in handlers]:
+            added.close()
+        root.handlers = handlers
+        root.setLevel(level)
 
 
 def _request_id(scope: Scope) -> str:

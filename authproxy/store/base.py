@@ -113,7 +113,11 @@ class Store(Protocol):
         deleted record: raise :class:`StoreConflict` if it changed, was revoked or is gone."""
 
     def set_status(self, client_id: str, status: RegistrationStatus) -> Registration | None:
-        """Set the status and nothing else (revocation); the record as stored, None if gone."""
+        """Set the status and nothing else (revocation); the record as stored, None if gone.
+
+        A revoked registration also loses its expiry: once forgotten, a metadata-document client
+        would be registered afresh, active, at its next ``/authorize``; it stays revoked until an
+        operator deletes it."""
 
     def delete_registration(self, client_id: str, expected: Registration | None = None) -> None:
         """Delete; given ``expected`` (the record as the caller read it), only if it is still at

@@ -235,7 +235,8 @@ class DynamoDBStore:
                 TableName=self.table,
                 Key=_reg_key(client_id),
                 UpdateExpression="SET #status = :status, #version = if_not_exists(#version, :zero) "
-                "+ :one",
+                "+ :one" + (" REMOVE expires_at" if status == "revoked" else ""),
+                # A revoked registration never expires (base.Store.set_status).
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeNames={"#status": "status", "#version": "version"},
                 ExpressionAttributeValues={

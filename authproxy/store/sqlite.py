@@ -143,8 +143,11 @@ class SQLiteStore:
         return updated
 
     def set_status(self, client_id: str, status: RegistrationStatus) -> Registration | None:
+        # A revoked registration never expires (base.Store.set_status).
+        expiry = "NULL" if status == "revoked" else "json_extract(data, '$.expires_at')"
         return self._returning(
             "UPDATE registrations SET data = json_set(data, '$.status', ?, "
+            f"'$.expires_at', {expiry}, "
             "'$.version', coalesce(json_extract(data, '$.version'), 0) + 1) "
             "WHERE client_id = ? RETURNING data",
             status,

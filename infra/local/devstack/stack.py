@@ -50,6 +50,8 @@ class DevOptions:
     resource_binding: bool = False
     trusted_redirect_hosts: str = ""
     store: str | None = None
+    #: Both deployables' log level; the stand-in's own logging is not theirs and stays as it is.
+    log_level: str = "INFO"
 
 
 class OneOrigin:
@@ -123,6 +125,8 @@ def stack_environment(
         "AUTHPROXY_RESOURCE_BINDING": "true" if options.resource_binding else "false",
         "AUTHPROXY_TRUSTED_REDIRECT_HOSTS": options.trusted_redirect_hosts,
         "MCP_SESSION_SECRET": secrets.token_urlsafe(32),
+        "AUTHPROXY_LOG_LEVEL": options.log_level,
+        "MCP_LOG_LEVEL": options.log_level,
         "MCP_ALLOWED_HOSTS": f"{options.host}:{port},localhost:{port}",
         # The stack's own origin and MCP Inspector's web UI, which calls the server from its page.
         "MCP_ALLOWED_ORIGINS": ",".join([origin, f"http://localhost:{port}", *INSPECTOR_ORIGINS]),
