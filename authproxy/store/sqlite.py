@@ -144,12 +144,11 @@ class SQLiteStore:
 
     def set_status(self, client_id: str, status: RegistrationStatus) -> Registration | None:
         # A revoked registration never expires (base.Store.set_status).
-        expiry = "NULL" if status == "revoked" else "json_extract(data, '$.expires_at')"
         return self._returning(
-            "UPDATE registrations SET data = json_set(data, '$.status', ?, "
-            f"'$.expires_at', {expiry}, "
+            "UPDATE registrations SET data = json_set(data, '$.status', ?1, '$.expires_at', "
+            "CASE WHEN ?1 = 'revoked' THEN NULL ELSE json_extract(data, '$.expires_at') END, "
             "'$.version', coalesce(json_extract(data, '$.version'), 0) + 1) "
-            "WHERE client_id = ? RETURNING data",
+            "WHERE client_id = ?2 RETURNING data",
             status,
             client_id,
         )
