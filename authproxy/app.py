@@ -22,7 +22,7 @@ from starlette.routing import Route
 from servicekit import logs
 from servicekit.keys import KeyRing, key_ring, refresh_after_restore
 
-from . import authorize, metadata, registration, token
+from . import authorize, flight, metadata, registration, token
 from .cimd import MetadataDocuments
 from .clients import Registrar
 from .cognito_admin import CognitoAdmin
@@ -106,7 +106,11 @@ def create_app(
     app = Starlette(
         routes=routes,
         middleware=[
-            Middleware(logs.RequestLogMiddleware, logger="authproxy.access"),
+            Middleware(
+                logs.RequestLogMiddleware,
+                logger="authproxy.access",
+                describe=flight.access_fields,
+            ),
             # Browser-based MCP clients read metadata and call /register and /token from their
             # own origin; no cookies are involved there, so any origin may.
             Middleware(

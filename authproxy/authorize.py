@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -25,7 +25,7 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from . import bodies, consent
+from . import bodies, consent, flight
 from .cimd import MetadataDocumentError, is_metadata_url
 from .errors import OAuthError
 from .pages import ConsentView, consent_page, error_page
@@ -85,6 +85,8 @@ class Transaction:
     code_challenge: str
     state: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    #: The sign-in this transaction belongs to (design D12).
+    flow_id: str = ""
 
     def payload(self) -> dict[str, Any]:
         return asdict(self)
@@ -252,11 +254,16 @@ def _check(
 async def authorize(request: Request) -> Response:
     """GET /authorize."""
     state = app_state(request)
+    flow_id = flight.new_flow_id()
+    flight.note(request, step="authorize", flow_id=flow_id)
     try:
         params = _query(request)
-        registration = await _registration(state, _single_or_page(params, "client_id"))
+        client_id = _single_or_page(params, "client_id")
+        flight.note(request, client_id=client_id)
+        registration = await _registration(state, client_id)
         redirect_uri, given = _trusted_redirect(registration, params)
     except PageError as exc:
+        flight.sign_in_failed(request, "authorization_request", "page")
         return error_page(exc.title, exc.detail, exc.status)
     partial = Transaction(
         client_id=registration.client_id,
@@ -269,16 +276,22 @@ async def authorize(request: Request) -> Response:
         state=params.get("state"),
     )
     try:
-        txn = _check(params, registration, state, redirect_uri, given)
+        txn = replace(_check(params, registration, state, redirect_uri, given), flow_id=flow_id)
     except OAuthError as exc:
+        flight.sign_in_failed(request, "authorization_request", exc.error)
         return error_redirect(state, partial, exc)
     if _skip_consent(request, state, txn):
+        flight.note(request, consent="skipped")
+        flight.METRICS.emit("SignInsStarted")
         return upstream_redirect(request, state, txn)
     if "none" in txn.extra.get("prompt", "").split():
         # OpenID Connect Core §3.1.2.6: no page may be shown, and consent is missing.
+        flight.sign_in_failed(request, "consent_required", "consent_required")
         return error_redirect(
             state, txn, OAuthError("consent_required", "this client is not yet approved")
         )
+    flight.note(request, consent="shown")
+    flight.METRICS.emit("SignInsStarted")
     return _consent_form(state, registration, txn)
 
 
@@ -336,24 +349,31 @@ def _consent_form(state: AppState, registration: Registration, txn: Transaction)
 async def decide(request: Request) -> Response:
     """POST /consent: the person approved or denied; continue to Cognito or tell the client."""
     state = app_state(request)
+    flight.note(request, step="consent")
     try:
         form = bodies.form_fields(await bodies.read(request, CONSENT_FORM_LIMIT))
         sealed = state.sealer.open(Purpose.CONSENT_FORM, form.get("transaction", ""))
         txn = Transaction.from_payload(sealed["txn"], Purpose.CONSENT_FORM)
     except (bodies.BadBody, EnvelopeError, KeyError, TypeError):
+        flight.sign_in_failed(request, "consent_expired", "page")
         return error_page(
             "This page has expired", "The approval form is no longer valid.", status=400
         )
+    flight.note(request, flow_id=txn.flow_id or None, client_id=txn.client_id)
     if not consent.csrf_ok(
         request, state.settings, str(sealed.get("csrf", "")), form.get("csrf_token", "")
     ):
+        flight.sign_in_failed(request, "consent_refused", "page")
         return error_page(
             "Request refused", "The approval did not come from this browser's page.", status=403
         )
     registration = await run_in_threadpool(state.registrar.active, txn.client_id)
     if registration is None:
+        flight.sign_in_failed(request, "revoked", "page")
         return error_page("Application revoked", "This application's access has been revoked.")
     if form.get("decision") != "approve":
+        flight.note(request, error="access_denied")
+        flight.METRICS.emit("SignInsDenied")
         response = error_redirect(
             state, txn, OAuthError("access_denied", "the user denied the request")
         )
@@ -371,23 +391,32 @@ async def callback(request: Request) -> Response:
     client, redirect URI and resource that Cognito itself cannot.
     """
     state = app_state(request)
+    flight.note(request, step="callback")
     try:
         params = _query(request)
     except PageError as exc:
+        flight.sign_in_failed(request, "callback_request", "page")
         return error_page(exc.title, exc.detail, exc.status)
     try:
         txn, browser, txn_id = _open_state(state, params.get("state", ""))
     except EnvelopeError as exc:
+        flight.sign_in_failed(request, "state_expired" if exc.expired else "state_invalid", "page")
         detail = (
             "The sign-in took too long. Start again from your application."
             if exc.expired
             else "The sign-in response could not be verified."
         )
         return error_page(CALLBACK_REFUSED, detail)
+    flight.note(request, flow_id=txn.flow_id or None, client_id=txn.client_id)
     refused = await _refusal(request, state, browser, txn_id)
     if refused is not None:
         return refused
     if params.get("error"):
+        if params["error"] == "access_denied":
+            flight.note(request, error="access_denied")
+            flight.METRICS.emit("SignInsDenied")
+        else:
+            flight.sign_in_failed(request, "upstream_error", params["error"])
         return client_redirect(
             state,
             txn,
@@ -395,6 +424,7 @@ async def callback(request: Request) -> Response:
         )
     code = params.get("code")
     if not code:
+        flight.sign_in_failed(request, "no_code", "server_error")
         return error_redirect(
             state, txn, OAuthError("server_error", "the identity provider returned no code")
         )
@@ -408,8 +438,12 @@ async def callback(request: Request) -> Response:
             "redirect_uri_given": txn.redirect_uri_given,
             "resource": txn.resource,
             "scopes": list(txn.scopes),
+            # /token checks the verifier against it first, to say when PKCE is what failed.
+            "code_challenge": txn.code_challenge,
+            "flow_id": txn.flow_id,
         },
     )
+    flight.METRICS.emit("SignInsCompleted")
     return client_redirect(state, txn, {"code": wrapped})
 
 
@@ -428,6 +462,7 @@ async def _refusal(request: Request, state: AppState, browser: str, txn_id: str)
     redirect: the response is not the client's to receive. None when it may go on."""
     if not consent.is_bound_browser(request, state.settings, browser):
         log.warning("authorization response refused: another browser", extra={"txn": txn_id})
+        flight.sign_in_failed(request, "another_browser", "page")
         return error_page(
             CALLBACK_REFUSED,
             "This sign-in was started in another browser. Start again from your application, "
@@ -440,6 +475,7 @@ async def _refusal(request: Request, state: AppState, browser: str, txn_id: str)
         )
     except StoreUnavailable as exc:
         log.error("registration store unavailable", extra={"reason": str(exc)})
+        flight.sign_in_failed(request, "store_unavailable", "page")
         page = error_page(
             "Please try again", "The sign-in service is busy. Reload this page shortly.", 503
         )
@@ -447,6 +483,7 @@ async def _refusal(request: Request, state: AppState, browser: str, txn_id: str)
         return page
     if not first:
         log.warning("authorization response refused: replayed", extra={"txn": txn_id})
+        flight.sign_in_failed(request, "replayed", "page")
         return error_page(
             CALLBACK_REFUSED,
             "This sign-in response was already used. Start again from your application.",

@@ -43,6 +43,7 @@ def _serve(args: argparse.Namespace) -> int:
     from .app import create_app
     from .settings import Settings
 
+    _log_file(args)
     app = create_app(Settings.from_env())
     with stopped_by_signals():
         uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
@@ -58,6 +59,7 @@ def _dev(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    _log_file(args)
     run(
         DevOptions(
             host=args.host,
@@ -73,6 +75,14 @@ def _dev(args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def _log_file(args: argparse.Namespace) -> None:
+    """``--log-file``: every JSON log line also goes to this file (``authproxy trace`` reads it)."""
+    if args.log_file:
+        from servicekit import logs
+
+        logs.also_write_to(args.log_file)
 
 
 def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
@@ -173,6 +183,7 @@ def _clients(args: argparse.Namespace) -> int:
 
 
 CHECK_PASSWORD_VARIABLE = "AUTHPROXY_CHECK_PASSWORD"
+LOG_FILE_HELP = "also append the JSON log lines to this file (for authproxy trace)"
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -246,6 +257,7 @@ def parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the façade (settings from the environment)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--log-file", metavar="PATH", help=LOG_FILE_HELP)
     serve.set_defaults(func=_serve)
 
     dev = commands.add_parser(
@@ -271,6 +283,7 @@ def parser() -> argparse.ArgumentParser:
         type=str.lower,
         help="both deployables' log level (AUTHPROXY_LOG_LEVEL, MCP_LOG_LEVEL)",
     )
+    dev.add_argument("--log-file", metavar="PATH", help=LOG_FILE_HELP)
     dev.set_defaults(func=_dev)
 
     clients = commands.add_parser(

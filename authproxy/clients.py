@@ -26,6 +26,8 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
+from servicekit.metrics import Metrics
+
 from .cognito_admin import CognitoAdmin, CognitoAdminError, deployment_mark
 from .errors import OAuthError, invalid_client, temporarily_unavailable
 from .resources import scopes_supported
@@ -35,6 +37,7 @@ from .store import BackingClient, Registration, Store, StoreConflict, StoreUnava
 from .store.base import RegistrationKind
 
 log = logging.getLogger(__name__)
+_METRICS = Metrics("authproxy")
 
 # Record a registration's use at most this often: one store write per hour, not per token.
 TOUCH_INTERVAL = 3600
@@ -213,6 +216,7 @@ class Registrar:
                 "auth_method": registration.auth_method,
             },
         )
+        _METRICS.emit("Registrations", Kind=kind, Policy="dedicated" if dedicated else "pooled")
         return IssuedRegistration(registration, client_secret, access_token)
 
     def _new_backing(self, metadata: dict[str, Any], dedicated: bool) -> BackingClient:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+
+from servicekit.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,9 @@ ROTATION_UNAVAILABLE = frozenset({"FeatureUnavailableInTierException", "InvalidP
 _BOTO_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5, read_timeout=10
 )
+
+
+_METRICS = Metrics("authproxy")
 
 
 class CognitoAdminError(Exception):
@@ -120,18 +126,24 @@ class CognitoAdmin:
         self._rotation: bool | None = None
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        started = time.perf_counter()
         try:
             return getattr(self._idp, _snake(operation))(UserPoolId=self.user_pool_id, **kwargs)
         except ClientError as exc:
             error = exc.response.get("Error", {})
-            raise CognitoAdminError(
+            failure = CognitoAdminError(
                 operation, error.get("Code", "Unknown"), error.get("Message", "")
-            ) from None
+            )
+            if failure.throttled:
+                _METRICS.emit("CognitoThrottles", Operation=operation)
+            raise failure from None
         except ParamValidationError as exc:
             # An older botocore than the API (e.g. a Lambda runtime's) lacks newer parameters.
             raise CognitoAdminError(operation, "ParamValidationError", str(exc)) from None
         except BotoCoreError as exc:
             raise CognitoAdminError(operation, "ConnectionError", str(exc)) from None
+        finally:
+            _METRICS.timed(operation, started)
 
     def create_client(
         self,

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from . import bodies
+from . import bodies, flight
 from .client_metadata import invalid_metadata, validate_client_metadata
 from .clients import IssuedRegistration, matches
 from .errors import NO_STORE, invalid_client
@@ -52,8 +52,10 @@ async def _json_body(request: Request) -> object:
 async def register(request: Request) -> Response:
     """RFC 7591 §3.1: register a client; 201 with its credentials."""
     state = app_state(request)
+    flight.note(request, step="register")
     metadata = validate_client_metadata(await _json_body(request), state.settings)
     issued = await run_in_threadpool(state.registrar.register, metadata)
+    flight.note(request, client_id=issued.registration.client_id)
     return JSONResponse(
         registration_response(state.settings, issued.registration, issued),
         status_code=201,

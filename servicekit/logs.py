@@ -53,7 +53,10 @@ class JSONFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         document: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            # Milliseconds: lines of one sign-in from two deployables interleave within a second.
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S.{ms:03d}%z").format(
+                ms=int(record.msecs)
+            ),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -86,6 +89,25 @@ LIBRARIES = (
 )
 
 
+# Files every configured logger also writes to (``--log-file`` of ``authproxy serve`` and ``dev``).
+_ALSO: list[logging.Handler] = []
+
+
+def also_write_to(path: str) -> None:
+    """Append every JSON line to the file at ``path`` too, for loggers configured before or after
+    (``authproxy trace --log-file`` reads it)."""
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(JSONFormatter())
+    _ALSO.append(handler)
+    for logger in logging.Logger.manager.loggerDict.values():
+        if isinstance(logger, logging.Logger) and _ours(logger):
+            logger.handlers = [*logger.handlers, handler]
+
+
+def _ours(logger: logging.Logger) -> bool:
+    return any(isinstance(h.formatter, JSONFormatter) for h in logger.handlers)
+
+
 def configure(package: str, level: str) -> None:
     """Write ``package``'s records at ``level``, and the :data:`LIBRARIES`' warnings, to stderr as
     JSON, whatever the root logger is set to. Idempotent: a warm Lambda or a test may call it again.
@@ -94,7 +116,7 @@ def configure(package: str, level: str) -> None:
     handler.setFormatter(JSONFormatter())
     for name, logger_level in ((package, level), *((lib, "WARNING") for lib in LIBRARIES)):
         logger = logging.getLogger(name)
-        logger.handlers = [handler]
+        logger.handlers = [handler, *_ALSO]
         logger.setLevel(logger_level)
         # The host (uvicorn, the Lambda runtime, the dev stack) may log the root logger its own
         # way and at its own level; these records are written once, as JSON, at the level set here.
