@@ -45,8 +45,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "scripts"))
+# The project root before tests/, so tests/mcpserver (a namespace directory) cannot shadow the
+# mcpserver package, as in pytest's configuration.
+sys.path += [str(ROOT), str(ROOT / "tests"), str(ROOT / "scripts")]
 
 import facade  # noqa: E402
 import httpx  # noqa: E402
