@@ -61,6 +61,8 @@ BENCH = Path(__file__).resolve().parent
 PEERS = BENCH / "peers"
 VENVS = ROOT / "build" / "bench-venvs"
 ARTIFACTS = ROOT / "build" / "bench-artifacts"
+# Every figure of the latest run, rewritten after each repetition.
+RESULTS = ROOT / "build" / "bench-results.json"
 
 HOST = "mcp.example.com"
 MCP_URL = f"https://{HOST}/mcp"
@@ -330,12 +332,13 @@ def probe(python: Path, env: dict[str, str], *args: str) -> dict[str, Any]:
     result = subprocess.run(
         [str(python), str(BENCH / "probe.py"), *args],
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        capture_output=True,
         text=True,
         timeout=600,
-        check=True,
+        check=False,
     )
+    if result.returncode != 0:
+        raise RuntimeError(f"probe {' '.join(args[:2])} failed:\n{result.stderr[-3000:]}")
     return dict(json.loads(result.stdout.splitlines()[-1]))
 
 
@@ -408,7 +411,7 @@ def artifact_sizes(systems: tuple[System, ...]) -> dict[str, dict[str, float]]:
         assert system.requirements is not None
         out = ARTIFACTS / f"{system.name}.zip"
         args = ("artifact", str(system.requirements), system.handler, str(out))
-        built = probe(system.python, dict(os.environ), *args)
+        built = probe(system.python, {**os.environ, "PYTHONPATH": str(PEERS)}, *args)
         sizes["zip_mb"][system.name] = built["zipped"] / 1e6
     return sizes
 
@@ -552,6 +555,8 @@ def run(s: Settings, systems: tuple[System, ...]) -> str:
             ensure_venv(system)
     if load.wrk_path() is None:
         log("wrk is not installed (apt-get install wrk): no load figures this run")
+    # First, so a failing build stops the run before the long part; pip's work is not timed.
+    sizes = artifact_sizes(systems) if s.artifacts else {}
     runs: list[dict[str, Figures]] = []
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch_name:
         scratch = Path(scratch_name)
@@ -570,12 +575,14 @@ def run(s: Settings, systems: tuple[System, ...]) -> str:
             log(f"repetition {repetition + 1}/{s.repetitions}: the façade")
             figures[OURS.name].update(ours_facade(s, scratch))
             runs.append(figures)
-    sizes = artifact_sizes(systems) if s.artifacts else {}
+            RESULTS.parent.mkdir(parents=True, exist_ok=True)
+            RESULTS.write_text(json.dumps({"runs": runs, "sizes": sizes}, indent=1))
     elapsed = time.monotonic() - started
     return (
         f"Machine: {header}\n"
         f"{s.repetitions} repetition(s), {elapsed:.0f} s; medians over repetitions, and ratios "
-        f"ours/peer per repetition. Ours calls `whoami`, the peers `echo`.\n\n"
+        f"ours/peer per repetition (below 1 favours ours, except requests per second). "
+        f"Ours calls `whoami`, the peers `echo`.\n\n"
         f"{table(runs, systems, sizes)}\n"
     )
 
