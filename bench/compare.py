@@ -226,7 +226,8 @@ def headers(revision: str, token: str, method: str, name: str | None = None) -> 
 def tool_call(system: System, revision: str) -> dict[str, Any]:
     params: dict[str, Any] = {"name": system.tool, "arguments": system.arguments}
     if revision == SINGLE_EXCHANGE:
-        # A single exchange carries what the handshake used to (SEP-2575 request metadata).
+        # A single exchange carries in ``_meta`` what the handshake used to, as the SDK's
+        # client sends it.
         params["_meta"] = {
             "io.modelcontextprotocol/protocolVersion": revision,
             "io.modelcontextprotocol/clientInfo": CLIENT_INFO,
@@ -314,7 +315,8 @@ def served(system: System, env: dict[str, str], credentials: Credentials, s: Set
             body = tool_call(system, revision)
             sent = call_headers(system, revision, credentials, session)
             check = httpx.post(f"{base}/mcp", json=body, headers=sent, timeout=30)
-            if check.status_code != 200 or "result" not in check.json():
+            answer = check.json() if check.status_code == 200 else {}
+            if "result" not in answer or answer["result"].get("isError"):
                 raise RuntimeError(f"{system.label} {revision}: {check.status_code} {check.text}")
             if load.wrk_path() is None:
                 continue

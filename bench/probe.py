@@ -34,10 +34,25 @@ def _call(handler: Any, event: dict[str, Any]) -> tuple[float, float, int | str]
     """Wall and CPU milliseconds of one invocation, and its status (or the exception's name)."""
     wall, cpu = time.perf_counter(), time.process_time()
     try:
-        status: int | str = handler(event, None)["statusCode"]
+        response = handler(event, None)
     except Exception as exc:
-        status = type(exc).__name__
-    return (time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000, status
+        return (time.perf_counter() - wall) * 1000, 0.0, type(exc).__name__
+    elapsed = (time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000
+    return (*elapsed, _failure(response.get("body", "")) or response["statusCode"])
+
+
+def _failure(body: str) -> str | None:
+    """What went wrong in a 200 answer: a JSON-RPC error, or a tool result flagged isError."""
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(message, dict):
+        return None
+    if "error" in message:
+        return f"JSON-RPC error {message['error']}"
+    result = message.get("result")
+    return "tool error" if isinstance(result, dict) and result.get("isError") else None
 
 
 def cold(module: str, events: dict[str, Any]) -> dict[str, Any]:
