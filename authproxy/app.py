@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 import httpx
 from mangum import Mangum
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -28,9 +29,10 @@ from .clients import Registrar
 from .cognito_admin import CognitoAdmin
 from .cognito_oauth import CognitoOAuth
 from .errors import OAuthError, temporarily_unavailable
+from .pages import START_AGAIN, START_AGAIN_OR_REPORT, busy_page, error_page
 from .sealing import Sealer, SecretBox
 from .settings import MIN_SECRET_LENGTH, Settings
-from .state import AppState
+from .state import AppState, app_state
 from .store import Store, StoreUnavailable, open_store
 
 log = logging.getLogger(__name__)
@@ -44,16 +46,104 @@ def load_secret_key(settings: Settings) -> str:
     return read_secret(settings.secret_arn, "AUTHPROXY_SECRET_ARN", min_length=MIN_SECRET_LENGTH)
 
 
+# Where people arrive in a browser, sent by their application; every other endpoint is an API.
+BROWSER_ENDPOINTS = ("/authorize", "/consent", "/callback")
+API_ENDPOINTS = ("/register", "/token", "/revoke")
+
+
+def answers_with_page(request: Request) -> bool:
+    """Whether an error goes to a person as a page or to a program as JSON (RFC 6749 §4.1.2.1,
+    §5.2): the browser endpoints always answer with a page, the API endpoints (metadata,
+    registration, token, revocation) always with JSON, and any other address with a page when the
+    request accepts ``text/html``, as a browser's navigation does."""
+    prefix = app_state(request).settings.issuer_path
+    path = request.url.path
+    if path in {prefix + endpoint for endpoint in BROWSER_ENDPOINTS}:
+        return True
+    if path.startswith("/.well-known/") or any(
+        path == prefix + endpoint or path.startswith(f"{prefix}{endpoint}/")
+        for endpoint in API_ENDPOINTS
+    ):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
 async def _oauth_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, OAuthError)
-    return exc.response()
+    if not answers_with_page(request):
+        return exc.response()
+    if exc.status == 503:
+        return busy_page(int(exc.headers.get("Retry-After", "5")))
+    reason = exc.description or exc.error.replace("_", " ")
+    page = error_page(
+        "Sign-in could not continue",
+        f"{reason[:1].upper()}{reason[1:]}.",
+        exc.status,
+        next_step=START_AGAIN_OR_REPORT,
+    )
+    page.headers.update(exc.headers)
+    return page
 
 
 async def _store_unavailable(request: Request, exc: Exception) -> Response:
     log.error("registration store unavailable", extra={"reason": str(exc)})
-    return temporarily_unavailable(
-        "the registration store is not answering; retry shortly"
-    ).response()
+    return await _oauth_error(
+        request,
+        temporarily_unavailable("the registration store is not answering; retry shortly"),
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Routing's refusals, 404 (no such address) and 405 (method not allowed here), as a page
+    that says what to do instead of Starlette's bare text, or as JSON for a program."""
+    assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
+    if not answers_with_page(request):
+        description = (
+            f"{request.method} is not allowed here"
+            if exc.status_code == 405
+            else f"nothing is served at {request.url.path[:200]}"
+        )
+        return OAuthError(
+            "invalid_request", description, status=exc.status_code, headers=headers
+        ).response()
+    if exc.status_code == 405:
+        page = error_page(
+            "This page cannot be opened this way",
+            "This address is a step of signing in that your application opens for you.",
+            405,
+            next_step=START_AGAIN,
+        )
+    else:
+        resource = app_state(request).settings.default_resource
+        page = error_page(
+            "Page not found",
+            "There is nothing at this address.",
+            exc.status_code,
+            next_step=(
+                "Check the address. If you were signing in, start again from your application. "
+                f"To connect an application to {resource.name}, add this server to it by the "
+                f"address {resource.uri}"
+            ),
+        )
+    page.headers.update(headers)
+    return page
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    """A failure nobody foresaw: a page or a JSON ``server_error``, never Starlette's bare text.
+    The exception itself goes on to be logged with its traceback."""
+    if not answers_with_page(request):
+        return OAuthError("server_error", "the server failed; retry shortly", status=500).response()
+    return error_page(
+        "Something went wrong",
+        "The server failed while handling this step of signing in.",
+        500,
+        next_step=(
+            "Start the sign-in again from your application. If this page comes back, tell the "
+            "people who run this server."
+        ),
+    )
 
 
 def create_app(
@@ -114,6 +204,8 @@ def create_app(
         exception_handlers={
             OAuthError: _oauth_error,
             StoreUnavailable: _store_unavailable,
+            HTTPException: _http_error,
+            Exception: _server_error,
         },
         lifespan=lifespan,
     )
