@@ -19,6 +19,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit import logs
 from servicekit.env import read_secret
@@ -122,28 +123,47 @@ async def _http_error(request: Request, exc: Exception) -> Response:
             exc.status_code,
             next_step=(
                 "Check the address. If you were signing in, start again from your application. "
-                f"To connect an application to {resource.name}, add this server to it by the "
-                f"address {resource.uri}"
+                f"To connect an application to {resource.name}, add this address to it as an MCP "
+                "server:"
             ),
+            address=resource.uri,
         )
     page.headers.update(headers)
     return page
 
 
-async def _server_error(request: Request, exc: Exception) -> Response:
-    """A failure nobody foresaw: a page or a JSON ``server_error``, never Starlette's bare text.
-    The exception itself goes on to be logged with its traceback."""
-    if not answers_with_page(request):
-        return OAuthError("server_error", "the server failed; retry shortly", status=500).response()
-    return error_page(
-        "Something went wrong",
-        "The server failed while handling this step of signing in.",
-        500,
-        next_step=(
-            "Start the sign-in again from your application. If this page comes back, tell the "
-            "people who run this server."
-        ),
-    )
+class FailurePages:
+    """A failure nobody foresaw, on a request that gets pages, answers with a page instead of
+    JSON. The exception goes on to :class:`servicekit.logs.RequestLogMiddleware`, which logs it
+    with the request id and answers every other request with its JSON ``server_error``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            if scope["type"] == "http" and not started and answers_with_page(Request(scope)):
+                page = error_page(
+                    "Something went wrong",
+                    "The server failed while handling this step of signing in "
+                    f"(reference {logs.request_id.get()}).",
+                    500,
+                    next_step=(
+                        "Start the sign-in again from your application. If this page comes back, "
+                        "tell the people who run this server, quoting the reference above."
+                    ),
+                )
+                await page(scope, receive, send)
+            raise
 
 
 def create_app(
@@ -200,12 +220,12 @@ def create_app(
                 allow_headers=["authorization", "content-type", "mcp-protocol-version"],
                 max_age=3600,
             ),
+            Middleware(FailurePages),
         ],
         exception_handlers={
             OAuthError: _oauth_error,
             StoreUnavailable: _store_unavailable,
             HTTPException: _http_error,
-            Exception: _server_error,
         },
         lifespan=lifespan,
     )

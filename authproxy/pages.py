@@ -40,7 +40,7 @@ ul.permissions{list-style:none;padding:0;margin:.3rem 0 0}
 ul.permissions li{border:1px solid #e1e4ea;border-radius:8px;padding:.5rem .75rem;margin:0 0 .5rem}
 .scope{display:block;color:#5a6275;font-size:.8rem;margin-top:.15rem}
 .next{background:#eef3ff;border-left:4px solid #1f5eff;border-radius:8px;padding:.8rem 1rem;
-margin-top:1.25rem}.next p{margin:0}
+margin-top:1.25rem}.next p{margin:0}.next .address{margin-top:.4rem;overflow-wrap:anywhere}
 .status{color:#5a6275;font-size:.85rem;margin:1.25rem 0 0}
 .actions{display:flex;gap:.75rem;margin-top:1.5rem}
 button{font:inherit;padding:.6rem 1.4rem;border-radius:8px;border:1px solid #9aa3b5;
@@ -72,13 +72,20 @@ def _page(title: str, body: str, status: int) -> HTMLResponse:
 
 
 def error_page(
-    title: str, detail: str, status: int = 400, *, next_step: str = START_AGAIN
+    title: str,
+    detail: str,
+    status: int = 400,
+    *,
+    next_step: str = START_AGAIN,
+    address: str | None = None,
 ) -> HTMLResponse:
-    """A page instead of a redirect or an API answer: what went wrong, then what to do next."""
+    """A page instead of a redirect or an API answer: what went wrong, then what to do next, with
+    the ``address`` that step needs (if any) on a line of its own."""
+    shown = f'<p class="address"><code>{escape(address)}</code></p>' if address else ""
     return _page(
         title,
         f"<h1>{escape(title)}</h1><p>{escape(detail)}</p>"
-        f'<div class="next"><h2>What you can do</h2><p>{escape(next_step)}</p></div>'
+        f'<div class="next"><h2>What you can do</h2><p>{escape(next_step)}</p>{shown}</div>'
         f'<p class="status">Error {status}</p>',
         status,
     )
@@ -130,7 +137,7 @@ def _host(host: DisplayHost) -> str:
 
 def consent_page(view: ConsentView) -> HTMLResponse:
     permissions = "".join(
-        f'<li>{escape(p.description)}<code class="scope">{escape(p.scope)}</code></li>'
+        f'<li><span>{escape(p.description)}</span><code class="scope">{escape(p.scope)}</code></li>'
         for p in view.permissions
     )
     if view.client_host:
