@@ -15,6 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
@@ -24,6 +27,7 @@ from authproxy.redirects import DisplayHost
 from authproxy.settings import Settings
 from mcpserver.server import SCOPE_DESCRIPTIONS
 from support.oauth import authorize_url, pkce
+from support.serving import bound_socket, serve
 from support.stack import Stack, local_stack
 
 REDIRECT = "http://localhost:8123/callback"
@@ -210,6 +214,38 @@ def test_store_failure_at_authorize_is_a_page_with_retry_after(tmp_path: Path) -
             503,
             "temporarily_unavailable",
         )
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "words"),
+    [("error", 502, "Sign-in could not continue"), ("throttle", 503, "Reload this page")],
+)
+def test_a_cognito_failure_at_authorize_is_a_page(
+    tmp_path: Path, kind: str, status: int, words: str
+) -> None:
+    """A metadata-document client is registered on its first /authorize; when Cognito refuses to
+    create its backing client, the person sees a page, not the JSON meant for programs."""
+
+    async def document(request: Request) -> JSONResponse:
+        return JSONResponse(
+            {
+                "client_id": str(request.url),
+                "client_name": "Document Client",
+                "redirect_uris": [REDIRECT],
+                "token_endpoint_auth_method": "none",
+            }
+        )
+
+    documents = Starlette(routes=[Route("/client.json", document)])
+    with (
+        serve(documents, bound_socket()) as origin,
+        local_stack(tmp_path, env={"AUTHPROXY_CIMD_ALLOW_LOOPBACK": "true"}) as stack,
+    ):
+        assert stack.standin is not None
+        stack.standin.inject_fault(kind=kind, action="CreateUserPoolClient", count=None)
+        url = authorize_url(stack.issuer, f"{origin}/client.json", REDIRECT, pkce()[1])
+        text = assert_page(httpx.get(url), status)
+        assert words in text
 
 
 def test_an_unforeseen_failure_is_a_page_or_json_never_bare_text(tmp_path: Path) -> None:
