@@ -7,33 +7,29 @@ or :mod:`.cognito_oauth` (Cognito's endpoints).
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 
 import httpx
 from mangum import Mangum
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
 from servicekit import logs
 from servicekit.keys import KeyRing, key_ring, refresh_after_restore
 
-from . import authorize, flight, metadata, registration, token
+from . import authorize, error_handlers, flight, metadata, registration, token
 from .cimd import MetadataDocuments
 from .clients import Registrar
 from .cognito_admin import CognitoAdmin
 from .cognito_oauth import CognitoOAuth
-from .errors import OAuthError, temporarily_unavailable
+from .errors import OAuthError
 from .sealing import Sealer, SecretBox
 from .settings import MIN_SECRET_LENGTH, Settings
 from .state import AppState
 from .store import Store, StoreUnavailable, open_store
-
-log = logging.getLogger(__name__)
 
 
 def load_secret_key(settings: Settings) -> KeyRing:
@@ -45,18 +41,6 @@ def load_secret_key(settings: Settings) -> KeyRing:
         variable="AUTHPROXY_SECRET_ARN",
         min_length=MIN_SECRET_LENGTH,
     )
-
-
-async def _oauth_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, OAuthError)
-    return exc.response()
-
-
-async def _store_unavailable(request: Request, exc: Exception) -> Response:
-    log.error("registration store unavailable", extra={"reason": str(exc)})
-    return temporarily_unavailable(
-        "the registration store is not answering; retry shortly"
-    ).response()
 
 
 def create_app(
@@ -120,10 +104,12 @@ def create_app(
                 allow_headers=["authorization", "content-type", "mcp-protocol-version"],
                 max_age=3600,
             ),
+            Middleware(error_handlers.FailurePages),
         ],
         exception_handlers={
-            OAuthError: _oauth_error,
-            StoreUnavailable: _store_unavailable,
+            OAuthError: error_handlers.oauth_error,
+            StoreUnavailable: error_handlers.store_unavailable,
+            HTTPException: error_handlers.http_error,
         },
         lifespan=lifespan,
     )

@@ -20,6 +20,13 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 NAME = "aws-tools"
 # Tools that change the world: each needs the destructive scope on top of the required one.
 DESTRUCTIVE_TOOLS = ("stop_ec2_instance",)
+# What each scope lets an application do with these tools, in the words the consent page shows the
+# person approving. The dev stack gives the same words to the façade (AUTHPROXY_RESOURCES) and to
+# the Cognito resource server (ScopeDescription); the AWS template repeats them (a test compares).
+SCOPE_DESCRIPTIONS = {
+    "read": "See who you are signed in as, list EC2 instances and read Bedrock usage",
+    "write": "Stop EC2 instances",
+}
 
 INSTRUCTIONS = (
     "Reads and manages the AWS account this server runs in: EC2 instances and Bedrock usage. "

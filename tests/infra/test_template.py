@@ -26,6 +26,7 @@ from samtranslator.translator.translator import Translator
 from authproxy import settings as authproxy_settings
 from authproxy.store import dynamodb
 from mcpserver import settings as mcpserver_settings
+from mcpserver.server import SCOPE_DESCRIPTIONS
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "aws" / "template.yaml"
 REGION = "eu-west-1"
@@ -552,6 +553,19 @@ def test_resource_server_identifier_is_the_mcp_url(template: dict[str, Any]) -> 
     assert server["Properties"]["Identifier"] == {"Fn::Sub": "https://${DomainName}/mcp"}
     names = [scope["ScopeName"] for scope in server["Properties"]["Scopes"]]
     assert names == ["read", "write"]
+
+
+@pytest.mark.usefixtures("aws_credentials")
+def test_scopes_are_described_in_the_same_words_on_the_consent_page_and_in_cognito(
+    deployed: dict[str, Any],
+) -> None:
+    (server,) = resources_of(deployed, "AWS::Cognito::UserPoolResourceServer").values()
+    in_cognito = {s["ScopeName"]: s["ScopeDescription"] for s in server["Properties"]["Scopes"]}
+    environment = function_environment(
+        Deployment(deployed, NEW_POOL, physical_ids(deployed)), "AuthProxyFunction"
+    )
+    facade = authproxy_settings.Settings.from_env(environment).default_resource
+    assert in_cognito == dict(facade.descriptions) == SCOPE_DESCRIPTIONS
 
 
 @pytest.mark.usefixtures("aws_credentials")

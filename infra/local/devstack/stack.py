@@ -29,11 +29,11 @@ from starlette.types import Receive, Scope, Send
 
 from authproxy.cli import stopped_by_signals
 from devstack.cognito import CognitoStandIn
+from mcpserver.server import SCOPE_DESCRIPTIONS
 
 DEMO_USER = "demo"
 INSPECTOR_ORIGINS = ("http://localhost:6274", "http://127.0.0.1:6274")
 MCP_PATH = "/mcp"
-SCOPES = ("read", "write")
 # moto accepts any credentials; boto3 needs some to sign with.
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 _FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -96,7 +96,7 @@ def stack_environment(
     password = options.demo_password or f"demo-{secrets.token_urlsafe(9)}"
     pool = standin.seed(
         pool_name="authproxy-dev",
-        resources=[(mcp_url, SCOPES)],
+        resources=[(mcp_url, SCOPE_DESCRIPTIONS)],
         users=[(options.demo_user, password, ["admins"])],
     )
     return {
@@ -115,7 +115,7 @@ def stack_environment(
             [
                 {
                     "resource": mcp_url,
-                    "scopes": list(SCOPES),
+                    "scopes": SCOPE_DESCRIPTIONS,
                     "default_scopes": ["read"],
                     "name": "authproxy dev MCP server",
                 }
