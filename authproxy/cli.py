@@ -67,6 +67,7 @@ def _dev(args: argparse.Namespace) -> int:
             resource_binding=args.resource_binding,
             trusted_redirect_hosts=args.trusted_redirect_hosts,
             store=args.store,
+            step_up=args.step_up,
         )
     )
     return 0
@@ -195,6 +196,11 @@ def parser() -> argparse.ArgumentParser:
     )
     dev.add_argument("--trusted-redirect-hosts", default="", metavar="HOSTS")
     dev.add_argument("--store", metavar="PATH", help="SQLite file (default: a new temporary one)")
+    dev.add_argument(
+        "--step-up",
+        action="store_true",
+        help="first sign-in grants read only; write tools make the client step up (403)",
+    )
     dev.set_defaults(func=_dev)
 
     clients = commands.add_parser(

@@ -210,7 +210,9 @@ def _resources(env: Mapping[str, str]) -> tuple[ProtectedResource, ...]:
         for scope in scopes:
             if not isinstance(scope, str) or not SCOPE_NAME.match(scope):
                 raise SettingsError(name, f"{where}: {scope!r} is not a Cognito scope name")
-        defaults = item.get("default_scopes", scopes[:1])
+        # One approval up front unless the operator chooses step-up: clients that cannot step up
+        # (mcp-remote 0.15.1, ChatGPT's reconnect without scope) could otherwise never write.
+        defaults = item.get("default_scopes", scopes)
         if not isinstance(defaults, list) or not set(defaults) <= set(scopes):
             raise SettingsError(name, f"{where}: 'default_scopes' must be a subset of 'scopes'")
         resources.append(

@@ -26,7 +26,8 @@ def test_defaults() -> None:
     assert settings.callback_url == "https://mcp.example.com/callback"
     assert settings.client_policy == "pooled"
     assert settings.default_resource.scopes == ("read", "write")
-    assert settings.default_resource.default_scopes == ("read",)
+    # One approval up front unless step-up is chosen (README, "Step-up or one approval up front").
+    assert settings.default_resource.default_scopes == ("read", "write")
     assert settings.secure_cookies
 
 

@@ -19,6 +19,13 @@ def short_lived() -> Iterator[Stack]:
         yield stack
 
 
+@pytest.fixture(scope="session")
+def step_up() -> Iterator[Stack]:
+    """`authproxy dev --step-up`: least privilege, write tools need a second approval."""
+    with dev_stack("--step-up") as stack:
+        yield stack
+
+
 @pytest.fixture
 def client_used(record_property: Callable[[str, object], None]) -> Callable[[str, str], None]:
     """Record ``name version`` of the client a test drives, for the summary below."""

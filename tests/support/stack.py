@@ -72,6 +72,15 @@ class Stack:
             aws_secret_access_key=FAKE_AWS["AWS_SECRET_ACCESS_KEY"],
         )
 
+    def launch_instance(self) -> str:
+        """An EC2 instance in the stand-in's moto, which the MCP server's tools reach too."""
+        ec2 = self.aws("ec2")
+        image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        reservation = ec2.run_instances(
+            ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.micro"
+        )
+        return str(reservation["Instances"][0]["InstanceId"])
+
     def shell_env(self) -> dict[str, str]:
         """The process environment a user gets by exporting the block."""
         return {**os.environ, **self.env}

@@ -50,6 +50,9 @@ class DevOptions:
     resource_binding: bool = False
     trusted_redirect_hosts: str = ""
     store: str | None = None
+    #: Least privilege with step-up (``default_scopes: ["read"]``) instead of the default, one
+    #: approval up front for every scope (README, "Step-up or one approval up front").
+    step_up: bool = False
 
 
 class OneOrigin:
@@ -114,7 +117,7 @@ def stack_environment(
                 {
                     "resource": mcp_url,
                     "scopes": list(SCOPES),
-                    "default_scopes": ["read"],
+                    "default_scopes": list(SCOPES[:1] if options.step_up else SCOPES),
                     "name": "authproxy dev MCP server",
                 }
             ]
