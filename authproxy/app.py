@@ -66,7 +66,7 @@ def create_app(
     """Build the façade for one deployment. Tests pass their own store, admin or transport."""
     logs.configure("authproxy", settings.log_level, libraries=("mangum",))
     key = load_secret_key(settings)
-    store = store or open_store(settings.store_url, region=settings.region)
+    store = store or open_store(settings.store_url, region=settings.store_region)
     admin = admin or CognitoAdmin(
         settings.user_pool_id, settings.region, endpoint_url=settings.cognito_endpoint
     )

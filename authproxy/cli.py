@@ -92,7 +92,7 @@ def _clients(args: argparse.Namespace) -> int:
     from .store import open_store
 
     settings = OperatorSettings.from_env()
-    store = open_store(settings.store_url, region=settings.region)
+    store = open_store(settings.store_url, region=settings.store_region)
     admin = CognitoAdmin(settings.user_pool_id, settings.region, settings.cognito_endpoint)
     if args.action == "list":
         rows = manage.list_clients(store)

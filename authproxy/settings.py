@@ -54,6 +54,7 @@ class Settings:
 
     issuer: str
     user_pool_id: str
+    #: The pool's region, from its id: Cognito's admin API and issuer.
     region: str
     cognito_domain: str
     resources: tuple[ProtectedResource, ...]
@@ -62,6 +63,8 @@ class Settings:
     secret_key: str | None = field(default=None, repr=False)
     secret_arn: str | None = None
     cognito_endpoint: str | None = None
+    #: Region of the DynamoDB store: AWS_REGION, else AWS_DEFAULT_REGION, else the pool's.
+    store_region: str = ""
     store_url: str = "sqlite:///authproxy.db"
     client_policy: ClientPolicy = "pooled"
     max_backing_clients: int = 900
@@ -114,15 +117,12 @@ class Settings:
         policy = env.get("AUTHPROXY_CLIENT_POLICY", "pooled")
         if policy not in ("pooled", "dedicated"):
             raise SettingsError("AUTHPROXY_CLIENT_POLICY", "must be 'pooled' or 'dedicated'")
-        region = config.region(env, pool_region)
-        cognito_issuer = (
-            config.url(env, "COGNITO_ISSUER")
-            or f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
-        )
+        cognito_issuer = config.cognito_issuer(env, pool_id, pool_region)
         return cls(
             issuer=issuer,
             user_pool_id=pool_id,
-            region=region,
+            region=pool_region,
+            store_region=config.region(env, pool_region),
             cognito_issuer=cognito_issuer,
             jwks_url=config.url(env, "JWKS_URL") or f"{cognito_issuer}/.well-known/jwks.json",
             cognito_domain=config.url(env, "COGNITO_DOMAIN", needed=True),
@@ -153,9 +153,12 @@ class OperatorSettings:
     :class:`Settings` so a shell set up for one works for the other."""
 
     user_pool_id: str
+    #: The pool's region, from its id.
     region: str
     store_url: str
     cognito_endpoint: str | None = None
+    #: Region of the DynamoDB store: AWS_REGION, else AWS_DEFAULT_REGION, else the pool's.
+    store_region: str = ""
     #: The resources the façade fronts, when ``AUTHPROXY_RESOURCES`` is set (reconcile checks
     #: that every backing client allows their scopes).
     resources: tuple[ProtectedResource, ...] = ()
@@ -166,7 +169,8 @@ class OperatorSettings:
         pool_id, pool_region = config.user_pool(env)
         return cls(
             user_pool_id=pool_id,
-            region=config.region(env, pool_region),
+            region=pool_region,
+            store_region=config.region(env, pool_region),
             store_url=_store_url(env, None),
             cognito_endpoint=config.url(env, "COGNITO_ENDPOINT") or None,
             resources=_resources(env) if env.get("AUTHPROXY_RESOURCES", "").strip() else (),

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from authproxy.settings import Settings, SettingsError
+from authproxy.settings import OperatorSettings, Settings, SettingsError
 
 BASE = {
     "ISSUER": "https://mcp.example.com/",
@@ -87,3 +87,32 @@ def test_issuer_with_path_and_lists() -> None:
     assert settings.issuer_path == "/auth"
     assert settings.trusted_redirect_hosts == {"claude.ai", "claude.com"}
     assert settings.identity_providers == ("COGNITO", "Okta")
+
+
+def test_the_pool_ids_region_wins_over_aws_region() -> None:
+    """``USER_POOL_ID=eu-west-1_Abc`` with ``AWS_REGION=us-east-1``: Cognito's issuer, keys and
+    admin API are the pool's region; AWS_REGION is where the DynamoDB store lives."""
+    settings = Settings.from_env(
+        {**BASE, "USER_POOL_ID": "eu-west-1_Abc", "AWS_REGION": "us-east-1"}
+    )
+    assert settings.cognito_issuer == "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc"
+    assert settings.jwks_url.startswith("https://cognito-idp.eu-west-1.amazonaws.com/")
+    assert settings.region == "eu-west-1"
+    assert settings.store_region == "us-east-1"
+    operator = OperatorSettings.from_env(
+        {
+            "USER_POOL_ID": "eu-west-1_Abc",
+            "AWS_REGION": "us-east-1",
+            "AUTHPROXY_STORE": "dynamodb://t",
+        }
+    )
+    assert (operator.region, operator.store_region) == ("eu-west-1", "us-east-1")
+
+
+def test_a_cognito_issuer_of_another_pool_is_a_start_up_error_naming_both() -> None:
+    issuer = "https://cognito-idp.us-east-1.amazonaws.com/eu-west-1_Abc"
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({**BASE, "USER_POOL_ID": "eu-west-1_Abc", "COGNITO_ISSUER": issuer})
+    assert refused.value.variable == "COGNITO_ISSUER"
+    assert "USER_POOL_ID" in str(refused.value)
+    assert issuer in str(refused.value)

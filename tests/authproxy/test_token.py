@@ -304,3 +304,16 @@ def test_cognito_unavailable_at_revoke_is_503(faulty: Stack) -> None:
     )
     assert response.status_code == 503
     assert "retry-after" in response.headers
+
+
+@pytest.mark.parametrize("registered", ["client_secret_post", "client_secret_basic"])
+@pytest.mark.parametrize("used", ["client_secret_post", "client_secret_basic"])
+def test_oauth21_2_4_1_a_client_issued_a_secret_may_use_basic_or_post(
+    dev: Stack, registered: str, used: str
+) -> None:
+    """OAuth 2.1 §2.4.1: the server supports HTTP Basic for every client issued a secret, and
+    the body parameters too, whichever of the two the client registered."""
+    client = register(dev, registered)
+    code, verifier, _ = obtain_code(dev, client)
+    response = exchange(dev, {**client, "token_endpoint_auth_method": used}, code, verifier)
+    assert response.status_code == 200, response.text
