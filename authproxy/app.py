@@ -23,7 +23,7 @@ from servicekit import logs
 from servicekit.env import read_secret
 
 from . import authorize, metadata, registration, token
-from .cimd import MetadataDocuments
+from .cimd import MetadataDocuments, Resolver, resolve_system
 from .clients import Registrar
 from .cognito_admin import CognitoAdmin
 from .cognito_oauth import CognitoOAuth
@@ -62,8 +62,12 @@ def create_app(
     store: Store | None = None,
     admin: CognitoAdmin | None = None,
     upstream_transport: httpx.AsyncBaseTransport | None = None,
+    cimd_transport: httpx.AsyncBaseTransport | None = None,
+    cimd_resolver: Resolver = resolve_system,
 ) -> Starlette:
-    """Build the façade for one deployment. Tests pass their own store, admin or transport."""
+    """Build the façade for one deployment. Tests pass their own store, admin or transports, and
+    a resolver that sends real client-id hosts (``claude.ai``) to loopback fixture hosts; no
+    setting reaches those two, so a deployment always resolves and connects for real."""
     logs.configure("authproxy", settings.log_level, libraries=("mangum",))
     key = load_secret_key(settings)
     store = store or open_store(settings.store_url, region=settings.store_region)
@@ -78,7 +82,7 @@ def create_app(
         registrar=Registrar(settings, store, admin, SecretBox(key)),
         sealer=Sealer(key),
         upstream=upstream,
-        documents=MetadataDocuments(settings),
+        documents=MetadataDocuments(settings, cimd_transport, cimd_resolver),
     )
     p = settings.issuer_path
     routes = [

@@ -18,6 +18,7 @@ import logging
 import re
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -34,6 +35,17 @@ MAX_DOCUMENT = 5 * 1024
 FETCH_TIMEOUT = 5.0
 MIN_CACHE, DEFAULT_CACHE, MAX_CACHE = 60, 300, 24 * 3600
 _MAX_AGE = re.compile(r"max-age=(\d+)")
+
+
+#: Host and port to the addresses a name resolves to. Only tests pass another one than
+#: :func:`resolve_system`: to reach fixture hosts under real client ids (``create_app``).
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+
+async def resolve_system(host: str, port: int) -> list[str]:
+    """The system resolver's addresses for ``host``."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
 
 
 class MetadataDocumentError(Exception):
@@ -74,14 +86,13 @@ def _is_loopback_name(host: str | None) -> bool:
     return (host or "").lower() in LOOPBACK_HOSTS
 
 
-async def _resolve_public(host: str, port: int, allow_loopback: bool) -> str:
+async def _resolve_public(host: str, port: int, allow_loopback: bool, resolve: Resolver) -> str:
     """The address to fetch from, once every address ``host`` resolves to is one a server-side
     fetch may reach (not private, loopback, link-local or reserved)."""
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = [ipaddress.ip_address(a) for a in await resolve(host, port)]
     except (socket.gaierror, UnicodeError):
         raise MetadataDocumentError(f"cannot resolve {host}") from None
-    addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
     for address in addresses:
         if not (address.is_global or (address.is_loopback and allow_loopback)):
             raise MetadataDocumentError(f"{host} resolves to a non-public address")
@@ -143,10 +154,14 @@ class MetadataDocuments:
     """Fetches and caches client metadata documents for one deployment."""
 
     def __init__(
-        self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        settings: Settings,
+        transport: httpx.AsyncBaseTransport | None = None,
+        resolver: Resolver = resolve_system,
     ) -> None:
         self.settings = settings
         self._transport = transport
+        self._resolve = resolver
         self._cache: dict[str, _Cached] = {}
 
     async def fetch(self, url: str) -> dict[str, Any]:
@@ -158,7 +173,7 @@ class MetadataDocuments:
         check_url(url, allow_loopback)
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        address = await _resolve_public(parts.hostname or "", port, allow_loopback)
+        address = await _resolve_public(parts.hostname or "", port, allow_loopback, self._resolve)
         target, headers, extensions = _pinned(url, address)
         # No proxies from the environment: they would connect wherever they like.
         async with httpx.AsyncClient(

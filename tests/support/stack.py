@@ -172,11 +172,13 @@ def local_stack(
     tmp_path: Path,
     env: dict[str, str] | None = None,
     client_quota: int = 1000,
+    facade_options: dict[str, Any] | None = None,
     **options: Any,
 ) -> Iterator[Stack]:
     """The stack in this process; ``options`` are :class:`DevOptions` fields, ``env`` overrides
-    the variables the deployables read, ``client_quota`` is the pool's app-client quota. Any
-    request answered 500 fails the test."""
+    the variables the deployables read, ``client_quota`` is the pool's app-client quota,
+    ``facade_options`` go to the façade's ``create_app``. Any request answered 500 fails the
+    test."""
     dev = DevOptions(port=0, **options)
     with CognitoStandIn(
         resource_binding=dev.resource_binding,
@@ -191,7 +193,7 @@ def local_stack(
         }
         saved = {k: os.environ.get(k) for k in FAKE_AWS}
         os.environ.update(FAKE_AWS)
-        app = StatusRecorder(build_app(env))
+        app = StatusRecorder(build_app(env, **(facade_options or {})))
         try:
             with serve(app, sock):
                 yield Stack(env=env, standin=standin)

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import uvicorn
 from starlette.applications import Starlette
@@ -182,14 +182,15 @@ def seed_demo_aws(endpoint: str, region: str) -> None:
     logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
 
 
-def build_app(env: Mapping[str, str]) -> OneOrigin:
-    """The façade and the MCP server, each from its own settings object, on one origin."""
+def build_app(env: Mapping[str, str], **facade_options: Any) -> OneOrigin:
+    """The façade and the MCP server, each from its own settings object, on one origin.
+    ``facade_options`` go to the façade's ``create_app`` (tests only)."""
     import authproxy.app
     import authproxy.settings
     import mcpserver.app
     import mcpserver.settings
 
-    facade = authproxy.app.create_app(authproxy.settings.Settings.from_env(env))
+    facade = authproxy.app.create_app(authproxy.settings.Settings.from_env(env), **facade_options)
     mcp = mcpserver.app.create_app(mcpserver.settings.Settings.from_env(env))
     return OneOrigin(facade, mcp, MCP_PATH)
 
