@@ -21,7 +21,7 @@ from authlib.oauth2.rfc7636.challenge import CODE_CHALLENGE_PATTERN
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from . import bodies, consent
 from .cimd import MetadataDocumentError, is_metadata_url
@@ -53,11 +53,15 @@ SINGLE_VALUED = (
 class PageError(Exception):
     """The request cannot be trusted to redirect anywhere: show a page instead."""
 
-    def __init__(self, title: str, detail: str, status: int = 400) -> None:
+    def __init__(
+        self, title: str, detail: str, status: int = 400, error: str | None = None
+    ) -> None:
         super().__init__(detail)
         self.title = title
         self.detail = detail
         self.status = status
+        #: The OAuth error code a client that asks for JSON gets instead of the page.
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -169,9 +173,21 @@ async def _registration(state: AppState, client_id: str | None) -> Registration:
     else:
         registration = await run_in_threadpool(state.registrar.get, client_id)
     if registration is None:
-        raise PageError("Unknown application", "This application is not registered here.")
+        raise PageError(
+            "Reconnect this application",
+            "This application's registration is not known here: it expired or was removed. "
+            "Disconnect this server in the application and connect it again (or remove its saved "
+            "sign-in), and it will register again.",
+            error="invalid_client",
+        )
     if registration.status != "active":
-        raise PageError("Application revoked", "This application's access has been revoked.")
+        raise PageError(
+            "Reconnect this application",
+            "This application's registration was revoked. Disconnect this server in the "
+            "application and connect it again (or remove its saved sign-in), and it will "
+            "register again.",
+            error="invalid_client",
+        )
     return registration
 
 
@@ -225,6 +241,11 @@ def _check(
     )
 
 
+def _prefers_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
 async def authorize(request: Request) -> Response:
     """GET /authorize."""
     state = app_state(request)
@@ -233,6 +254,12 @@ async def authorize(request: Request) -> Response:
         registration = await _registration(state, _single_or_page(params, "client_id"))
         redirect_uri, given = _trusted_redirect(registration, params)
     except PageError as exc:
+        # A client checking its cached registration before opening the browser (mcp-remote does)
+        # asks for JSON; invalid_client tells it to register again (RFC 6749 §5.2 codes).
+        if exc.error and _prefers_json(request):
+            return JSONResponse(
+                {"error": exc.error, "error_description": exc.detail}, status_code=exc.status
+            )
         return error_page(exc.title, exc.detail, exc.status)
     partial = Transaction(
         client_id=registration.client_id,

@@ -13,87 +13,20 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
 import anyio.to_thread
-import pytest
 from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp_types import Implementation
 
 from devstack.stack import banner
-from support.browser_step import browser_environment, visits
-from support.node_tools import ROOT, node, package_bin, package_version
-from support.serving import free_port
+from support.browser_step import visits
+from support.mcp_remote import RUN_TIMEOUT, run_mcp_remote, setup, stored
+from support.node_tools import ROOT
 from support.stack import Stack
-
-VERSION = "0.15.1"
-# Outer bound for one run: mcp-remote waits for a callback that an error may never send.
-RUN_TIMEOUT = 90
-
-
-@pytest.fixture
-def mcp_remote(client_used: Callable[[str, str], None]) -> Path:
-    """mcp-remote's executable script, at the pinned version."""
-    version = package_version("mcp-remote")
-    assert version == VERSION
-    client_used("mcp-remote", version)
-    return package_bin("mcp-remote", "mcp-remote")
-
-
-@dataclass
-class Setup:
-    """What stays the same between runs of one user's mcp-remote: its files, and its callback port
-    (pinned: the port mcp-remote derives from the URL may be taken on a busy machine, and a cached
-    registration for another port is dropped, which would turn a reuse into a new sign-in)."""
-
-    env: dict[str, str]
-    port: int
-
-
-def setup(stack: Stack, directory: Path) -> Setup:
-    home = directory / "home"
-    home.mkdir()
-    env = {
-        **browser_environment(stack, directory),
-        "HOME": str(home),
-        "MCP_REMOTE_CONFIG_DIR": str(directory / "mcp-auth"),
-    }
-    return Setup(env, free_port("127.0.0.1"))
-
-
-def stored(user: Setup, suffix: str) -> dict[str, Any]:
-    """One of mcp-remote's files for the server (``client_info.json``, ``tokens.json``)."""
-    [path] = Path(user.env["MCP_REMOTE_CONFIG_DIR"]).glob(f"mcp-remote-*/*_{suffix}")
-    return dict(json.loads(path.read_text()))
-
-
-@dataclass
-class Run:
-    tools: set[str]
-    whoami: dict[str, Any]
-    stderr: str
-
-
-async def run_mcp_remote(script: Path, stack: Stack, user: Setup, log: Path) -> Run:
-    """Start ``mcp-remote MCP_URL PORT`` as a stdio MCP server, list its tools, call ``whoami``."""
-    server = StdioServerParameters(
-        command=node(), args=[str(script), stack.mcp_url, str(user.port)], env=user.env
-    )
-    host = Implementation(name="claude-ai", version="0.1.0")
-    with log.open("w") as errlog, anyio.fail_after(RUN_TIMEOUT):
-        async with Client(
-            stdio_client(server, errlog=errlog), mode="legacy", client_info=host
-        ) as client:
-            listed = await client.list_tools()
-            me = await client.call_tool("whoami", {})
-    stderr = await anyio.Path(log).read_text()
-    assert not me.is_error, f"{me.content}\n{stderr}"
-    return Run({t.name for t in listed.tools}, me.structured_content or {}, stderr)
 
 
 async def test_signs_in_once_then_reuses_its_stored_tokens(
@@ -179,6 +112,7 @@ async def test_claude_desktop_config_stops_an_instance_after_the_user_approves_w
     assert (stopped.structured_content or {})["current_state"] in ("stopping", "stopped")
     [signed_in] = visits(user.env)
     assert signed_in["listening_at_open"], "the browser was opened before the callback listener"
+    assert signed_in["reloads"] == 0
     assert signed_in["pages"] == ["consent", "login"]
     [consent] = signed_in["consent_pages"]
     assert write in consent, "the person was not asked to approve the write scope"

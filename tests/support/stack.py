@@ -81,6 +81,13 @@ class Stack:
         )
         return str(reservation["Instances"][0]["InstanceId"])
 
+    def authproxy(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """``authproxy ARGS`` as an operator runs it, with the stack's block exported."""
+        command = [str(Path(sys.executable).with_name("authproxy")), *args]
+        return subprocess.run(
+            command, env=self.shell_env(), capture_output=True, text=True, timeout=60, check=False
+        )
+
     def shell_env(self) -> dict[str, str]:
         """The process environment a user gets by exporting the block."""
         return {**os.environ, **self.env}
