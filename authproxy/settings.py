@@ -20,6 +20,7 @@ from servicekit.env import SCOPE_NAME, SettingsError
 __all__ = ["OperatorSettings", "ProtectedResource", "Settings", "SettingsError"]
 
 ClientPolicy = Literal["pooled", "dedicated"]
+AUTH_METHODS = ("none", "client_secret_post", "client_secret_basic")
 MIN_SECRET_LENGTH = 32
 
 
@@ -75,6 +76,8 @@ class Settings:
     resource_binding: bool = False
     cimd: bool = True
     cimd_allow_loopback: bool = False
+    #: Client authentication methods offered at /token and /register (RFC 8414, OAuth 2.1 §2.4).
+    client_auth_methods: tuple[str, ...] = ("none", "client_secret_post", "client_secret_basic")
     upstream_timeout: float = 10.0
     log_level: str = "INFO"
 
@@ -118,6 +121,7 @@ class Settings:
         if policy not in ("pooled", "dedicated"):
             raise SettingsError("AUTHPROXY_CLIENT_POLICY", "must be 'pooled' or 'dedicated'")
         cognito_issuer = config.cognito_issuer(env, pool_id, pool_region)
+        auth_methods = _client_auth_methods(env)
         return cls(
             issuer=issuer,
             user_pool_id=pool_id,
@@ -140,7 +144,9 @@ class Settings:
             trusted_redirect_hosts=_hosts(env, "AUTHPROXY_TRUSTED_REDIRECT_HOSTS"),
             identity_providers=config.items(env, "AUTHPROXY_IDENTITY_PROVIDERS") or ("COGNITO",),
             resource_binding=config.boolean(env, "AUTHPROXY_RESOURCE_BINDING"),
-            cimd=config.boolean(env, "AUTHPROXY_CIMD", default=True),
+            # Metadata-document clients are public: without `none` there are none.
+            cimd=config.boolean(env, "AUTHPROXY_CIMD", default=True) and "none" in auth_methods,
+            client_auth_methods=auth_methods,
             cimd_allow_loopback=config.boolean(env, "AUTHPROXY_CIMD_ALLOW_LOOPBACK"),
             upstream_timeout=float(config.integer(env, "AUTHPROXY_UPSTREAM_TIMEOUT", 10, low=1)),
             log_level=config.log_level(env, "AUTHPROXY_LOG_LEVEL"),
@@ -175,6 +181,19 @@ class OperatorSettings:
             cognito_endpoint=config.url(env, "COGNITO_ENDPOINT") or None,
             resources=_resources(env) if env.get("AUTHPROXY_RESOURCES", "").strip() else (),
         )
+
+
+def _client_auth_methods(env: Mapping[str, str]) -> tuple[str, ...]:
+    """OAuth 2.1 §2.4.1: HTTP Basic must be offered to every client issued a secret; the body
+    (``client_secret_post``) and public clients (``none``) may be left out."""
+    name = "AUTHPROXY_CLIENT_AUTH_METHODS"
+    methods = config.items(env, name) or AUTH_METHODS
+    unknown = [m for m in methods if m not in AUTH_METHODS]
+    if unknown:
+        raise SettingsError(name, f"{unknown[0]!r} is not one of {', '.join(AUTH_METHODS)}")
+    if "client_secret_basic" not in methods:
+        raise SettingsError(name, "must include client_secret_basic (OAuth 2.1 §2.4.1)")
+    return tuple(m for m in AUTH_METHODS if m in methods)
 
 
 def _store_url(env: Mapping[str, str], default: str | None) -> str:

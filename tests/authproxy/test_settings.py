@@ -116,3 +116,16 @@ def test_a_cognito_issuer_of_another_pool_is_a_start_up_error_naming_both() -> N
     assert refused.value.variable == "COGNITO_ISSUER"
     assert "USER_POOL_ID" in str(refused.value)
     assert issuer in str(refused.value)
+
+
+@pytest.mark.parametrize("methods", ["none,client_secret_post", "client_secret_jwt"])
+def test_client_auth_methods_must_offer_basic_and_be_known(methods: str) -> None:
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({**BASE, "AUTHPROXY_CLIENT_AUTH_METHODS": methods})
+    assert refused.value.variable == "AUTHPROXY_CLIENT_AUTH_METHODS"
+
+
+def test_without_public_clients_there_is_no_cimd() -> None:
+    settings = Settings.from_env({**BASE, "AUTHPROXY_CLIENT_AUTH_METHODS": "client_secret_basic"})
+    assert settings.client_auth_methods == ("client_secret_basic",)
+    assert settings.cimd is False

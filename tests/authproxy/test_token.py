@@ -317,3 +317,43 @@ def test_oauth21_2_4_1_a_client_issued_a_secret_may_use_basic_or_post(
     code, verifier, _ = obtain_code(dev, client)
     response = exchange(dev, {**client, "token_endpoint_auth_method": used}, code, verifier)
     assert response.status_code == 200, response.text
+
+
+@pytest.fixture(scope="module")
+def basic_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    env = {"AUTHPROXY_CLIENT_AUTH_METHODS": "client_secret_basic"}
+    with local_stack(tmp_path_factory.mktemp("basic"), env=env) as stack:
+        yield stack
+
+
+def test_rfc8414_metadata_lists_exactly_the_client_authentication_offered(
+    basic_only: Stack,
+) -> None:
+    """Metadata stays truthful: what it lists is what /register and /token accept."""
+    metadata = httpx.get(f"{basic_only.issuer}/.well-known/oauth-authorization-server").json()
+    assert metadata["token_endpoint_auth_methods_supported"] == ["client_secret_basic"]
+    assert metadata["client_id_metadata_document_supported"] is False
+    for method in ("none", "client_secret_post"):
+        refused = httpx.post(
+            f"{basic_only.issuer}/register",
+            json={"redirect_uris": [REDIRECT], "token_endpoint_auth_method": method},
+        )
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["error"] == "invalid_client_metadata"
+
+
+def test_oauth21_2_4_1_a_method_not_offered_is_invalid_client(basic_only: Stack) -> None:
+    client = register(basic_only, "client_secret_basic")
+    code, verifier, _ = obtain_code(basic_only, client)
+    by_post = {**client, "token_endpoint_auth_method": "client_secret_post"}
+    assert_error(exchange(basic_only, by_post, code, verifier), "invalid_client", 401)
+    assert exchange(basic_only, client, code, verifier).status_code == 200
+
+
+def test_a_confidential_client_cannot_authenticate_as_public(dev: Stack) -> None:
+    """``none`` only for public clients: the client id alone does not do for a client issued a
+    secret, whatever the metadata offers."""
+    client = register(dev, "client_secret_basic")
+    code, verifier, _ = obtain_code(dev, client)
+    as_public = {**client, "token_endpoint_auth_method": "none"}
+    assert_error(exchange(dev, as_public, code, verifier), "invalid_client", 401)
