@@ -2,10 +2,13 @@
 status, and Cognito's failures turned into 503 with Retry-After rather than errors the client
 would act on."""
 
+import base64
 from collections.abc import Iterator
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from support.oauth import obtain_code, token_request
 from support.stack import Stack, local_stack
@@ -357,3 +360,30 @@ def test_a_confidential_client_cannot_authenticate_as_public(dev: Stack) -> None
     code, verifier, _ = obtain_code(dev, client)
     as_public = {**client, "token_endpoint_auth_method": "none"}
     assert_error(exchange(dev, as_public, code, verifier), "invalid_client", 401)
+
+
+BASIC_VALUES = st.one_of(
+    st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=60),
+    st.builds(
+        lambda user, password: base64.b64encode(f"{user}:{password}".encode()).decode(),
+        st.text(max_size=30),
+        st.text(max_size=30),
+    ),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(value=BASIC_VALUES, body_client_id=st.sampled_from([None, "", "other"]))
+def test_rfc6749_2_3_1_any_basic_credentials_get_an_oauth_error_never_a_500(
+    dev: Stack, value: str, body_client_id: str | None
+) -> None:
+    """Client authentication parses what the client sent; whatever that is, the answer is an
+    RFC 6749 §5.2 error (no client is authenticated by made-up credentials)."""
+    data = {"grant_type": "authorization_code", "code": "x", "code_verifier": "y" * 43}
+    if body_client_id is not None:
+        data["client_id"] = body_client_id
+    response = httpx.post(
+        f"{dev.issuer}/token", data=data, headers={"Authorization": f"Basic {value}"}, timeout=30
+    )
+    assert response.status_code in (400, 401), response.text
+    assert response.json()["error"] in ("invalid_client", "invalid_request")
