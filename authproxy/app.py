@@ -21,7 +21,7 @@ from servicekit import logs
 from servicekit.keys import KeyRing, key_ring, refresh_after_restore
 
 from . import authorize, error_handlers, flight, metadata, registration, token
-from .cimd import MetadataDocuments
+from .cimd import MetadataDocuments, Resolver, system_resolver
 from .clients import Registrar
 from .cognito_admin import CognitoAdmin
 from .cognito_oauth import CognitoOAuth
@@ -49,14 +49,18 @@ def create_app(
     store: Store | None = None,
     admin: CognitoAdmin | None = None,
     upstream_transport: httpx.AsyncBaseTransport | None = None,
+    cimd_transport: httpx.AsyncBaseTransport | None = None,
+    cimd_resolver: Resolver = system_resolver,
 ) -> Starlette:
-    """Build the façade for one deployment. Tests pass their own store, admin or transport.
-    On Lambda with SnapStart the keys are read again right after each restore, so a key
-    rotated in Secrets Manager takes effect without publishing a new version."""
+    """Build the façade for one deployment. Tests pass their own store, admin or transports, and
+    a resolver that sends real client-id hosts (``claude.ai``) to loopback fixture hosts; no
+    setting reaches those two, so a deployment always resolves and connects for real. On Lambda
+    with SnapStart the keys are read again right after each restore, so a key rotated in Secrets
+    Manager takes effect without publishing a new version."""
     logs.configure("authproxy", settings.log_level)
     keys = load_secret_key(settings)
     refresh_after_restore(keys)
-    store = store or open_store(settings.store_url, region=settings.region)
+    store = store or open_store(settings.store_url, region=settings.store_region)
     admin = admin or CognitoAdmin(
         settings.user_pool_id, settings.region, endpoint_url=settings.cognito_endpoint
     )
@@ -68,7 +72,7 @@ def create_app(
         registrar=Registrar(settings, store, admin, SecretBox(keys)),
         sealer=Sealer(keys),
         upstream=upstream,
-        documents=MetadataDocuments(settings),
+        documents=MetadataDocuments(settings, cimd_transport, cimd_resolver),
     )
     p = settings.issuer_path
     routes = [

@@ -23,7 +23,7 @@ from authlib.oauth2.rfc7636.challenge import CODE_CHALLENGE_PATTERN
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from . import bodies, consent, flight
 from .cimd import MetadataDocumentError, is_metadata_url
@@ -90,13 +90,20 @@ class PageError(Exception):
     person can do next."""
 
     def __init__(
-        self, title: str, detail: str, status: int = 400, next_step: str = START_AGAIN_OR_REPORT
+        self,
+        title: str,
+        detail: str,
+        status: int = 400,
+        next_step: str = START_AGAIN_OR_REPORT,
+        error: str | None = None,
     ) -> None:
         super().__init__(detail)
         self.title = title
         self.detail = detail
         self.status = status
         self.next_step = next_step
+        #: The OAuth error code a client that asks for JSON gets instead of the page.
+        self.error = error
 
     def page(self) -> Response:
         return error_page(self.title, self.detail, self.status, next_step=self.next_step)
@@ -108,6 +115,7 @@ def revoked() -> PageError:
         "Application revoked",
         "This application's registration with this server has been revoked or removed.",
         next_step=RECONNECT,
+        error="invalid_client",
     )
 
 
@@ -240,6 +248,7 @@ async def _registration(state: AppState, client_id: str | None) -> Registration:
             "This application is not registered with this server: its registration may have "
             "expired or been removed.",
             next_step=RECONNECT,
+            error="invalid_client",
         )
     if registration.status != "active":
         raise revoked()
@@ -298,6 +307,11 @@ def _check(
     )
 
 
+def _prefers_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
 async def authorize(request: Request) -> Response:
     """GET /authorize."""
     state = app_state(request)
@@ -310,7 +324,13 @@ async def authorize(request: Request) -> Response:
         registration = await _registration(state, client_id)
         redirect_uri, given = _trusted_redirect(registration, params)
     except PageError as exc:
-        flight.sign_in_failed(request, "authorization_request", "page")
+        flight.sign_in_failed(request, "authorization_request", exc.error or "page")
+        # A client checking its cached registration before opening the browser (mcp-remote does)
+        # asks for JSON; invalid_client tells it to register again (RFC 6749 §5.2 codes).
+        if exc.error and _prefers_json(request):
+            return JSONResponse(
+                {"error": exc.error, "error_description": exc.detail}, status_code=exc.status
+            )
         return exc.page()
     partial = Transaction(
         client_id=registration.client_id,

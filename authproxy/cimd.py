@@ -160,7 +160,8 @@ def fetchable(address: IPv4Address | IPv6Address, allow_loopback: bool = False) 
     return address in GLOBAL_UNICAST and not any(address in network for network in DENIED_IPV6)
 
 
-#: Resolves a host and port to the addresses a connection could use.
+#: Resolves a host and port to the addresses a connection could use. Only tests pass another one
+#: than :func:`system_resolver`: to reach fixture hosts under real client ids (``create_app``).
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 

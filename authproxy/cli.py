@@ -72,6 +72,7 @@ def _dev(args: argparse.Namespace) -> int:
             trusted_redirect_hosts=args.trusted_redirect_hosts,
             store=args.store,
             log_level=args.log_level.upper(),
+            step_up=args.step_up,
         )
     )
     return 0
@@ -104,7 +105,7 @@ def _clients(args: argparse.Namespace) -> int:
     from .store import open_store
 
     settings = OperatorSettings.from_env()
-    store = open_store(settings.store_url, region=settings.region)
+    store = open_store(settings.store_url, region=settings.store_region)
     admin = CognitoAdmin(settings.user_pool_id, settings.region, settings.cognito_endpoint)
     owner = deployment_mark(settings.store_url, settings.region)
     if args.action == "list":
@@ -282,6 +283,11 @@ def parser() -> argparse.ArgumentParser:
         default="info",
         type=str.lower,
         help="both deployables' log level (AUTHPROXY_LOG_LEVEL, MCP_LOG_LEVEL)",
+    )
+    dev.add_argument(
+        "--step-up",
+        action="store_true",
+        help="first sign-in grants read only; write tools make the client step up (403)",
     )
     dev.add_argument("--log-file", metavar="PATH", help=LOG_FILE_HELP)
     dev.set_defaults(func=_dev)

@@ -16,7 +16,6 @@ from .errors import OAuthError
 from .redirects import check_redirect_uri
 from .settings import Settings
 
-AUTH_METHODS = ("none", "client_secret_post", "client_secret_basic")
 GRANT_TYPES = ("authorization_code", "refresh_token")
 # Client metadata the façade keeps (RFC 7591 §2 plus OIDC Registration's application_type);
 # jwks and jwks_uri are dropped because no JWT client authentication is offered.
@@ -99,7 +98,7 @@ def validate_client_metadata(body: object, settings: Settings) -> dict[str, Any]
             {
                 "response_types_supported": ["code"],
                 "grant_types_supported": list(GRANT_TYPES),
-                "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
+                "token_endpoint_auth_methods_supported": list(settings.client_auth_methods),
             }
         ),
     )

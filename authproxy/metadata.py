@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .client_metadata import AUTH_METHODS, GRANT_TYPES
+from .client_metadata import GRANT_TYPES
 from .resources import scopes_supported
 from .settings import ProtectedResource, Settings
 from .state import app_state
@@ -36,8 +36,8 @@ def authorization_server_metadata(settings: Settings) -> dict[str, Any]:
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": list(GRANT_TYPES),
-        "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
-        "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "token_endpoint_auth_methods_supported": list(settings.client_auth_methods),
+        "revocation_endpoint_auth_methods_supported": list(settings.client_auth_methods),
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": True,
         "client_id_metadata_document_supported": settings.cimd,

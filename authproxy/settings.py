@@ -21,6 +21,7 @@ from servicekit.env import SCOPE_NAME, SettingsError
 __all__ = ["OperatorSettings", "ProtectedResource", "Settings", "SettingsError"]
 
 ClientPolicy = Literal["pooled", "dedicated"]
+AUTH_METHODS = ("none", "client_secret_post", "client_secret_basic")
 MIN_SECRET_LENGTH = 32
 
 
@@ -64,6 +65,7 @@ class Settings:
 
     issuer: str
     user_pool_id: str
+    #: The pool's region, from its id: Cognito's admin API and issuer.
     region: str
     cognito_domain: str
     resources: tuple[ProtectedResource, ...]
@@ -73,6 +75,8 @@ class Settings:
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
     secret_arn: str | None = None
     cognito_endpoint: str | None = None
+    #: Region of the DynamoDB store: AWS_REGION, else AWS_DEFAULT_REGION, else the pool's.
+    store_region: str = ""
     store_url: str = "sqlite:///authproxy.db"
     client_policy: ClientPolicy = "pooled"
     max_backing_clients: int = 900
@@ -83,6 +87,8 @@ class Settings:
     resource_binding: bool = False
     cimd: bool = True
     cimd_allow_loopback: bool = False
+    #: Client authentication methods offered at /token and /register (RFC 8414, OAuth 2.1 §2.4).
+    client_auth_methods: tuple[str, ...] = ("none", "client_secret_post", "client_secret_basic")
     upstream_timeout: float = 10.0
     log_level: str = "INFO"
 
@@ -121,15 +127,13 @@ class Settings:
         policy = env.get("AUTHPROXY_CLIENT_POLICY", "pooled")
         if policy not in ("pooled", "dedicated"):
             raise SettingsError("AUTHPROXY_CLIENT_POLICY", "must be 'pooled' or 'dedicated'")
-        region = config.region(env, pool_region)
-        cognito_issuer = (
-            config.url(env, "COGNITO_ISSUER")
-            or f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
-        )
+        cognito_issuer = config.cognito_issuer(env, pool_id, pool_region)
+        auth_methods = _client_auth_methods(env)
         return cls(
             issuer=issuer,
             user_pool_id=pool_id,
-            region=region,
+            region=pool_region,
+            store_region=config.region(env, pool_region),
             cognito_issuer=cognito_issuer,
             jwks_url=config.url(env, "JWKS_URL") or f"{cognito_issuer}/.well-known/jwks.json",
             cognito_domain=config.url(env, "COGNITO_DOMAIN", needed=True),
@@ -147,7 +151,9 @@ class Settings:
             trusted_redirect_hosts=_hosts(env, "AUTHPROXY_TRUSTED_REDIRECT_HOSTS"),
             identity_providers=config.items(env, "AUTHPROXY_IDENTITY_PROVIDERS") or ("COGNITO",),
             resource_binding=config.boolean(env, "AUTHPROXY_RESOURCE_BINDING"),
-            cimd=config.boolean(env, "AUTHPROXY_CIMD", default=True),
+            # Metadata-document clients are public: without `none` there are none.
+            cimd=config.boolean(env, "AUTHPROXY_CIMD", default=True) and "none" in auth_methods,
+            client_auth_methods=auth_methods,
             cimd_allow_loopback=config.boolean(env, "AUTHPROXY_CIMD_ALLOW_LOOPBACK"),
             upstream_timeout=float(config.integer(env, "AUTHPROXY_UPSTREAM_TIMEOUT", 10, low=1)),
             log_level=config.log_level(env, "AUTHPROXY_LOG_LEVEL"),
@@ -160,9 +166,12 @@ class OperatorSettings:
     :class:`Settings` so a shell set up for one works for the other."""
 
     user_pool_id: str
+    #: The pool's region, from its id.
     region: str
     store_url: str
     cognito_endpoint: str | None = None
+    #: Region of the DynamoDB store: AWS_REGION, else AWS_DEFAULT_REGION, else the pool's.
+    store_region: str = ""
     #: The resources the façade fronts, when ``AUTHPROXY_RESOURCES`` is set (reconcile checks
     #: that every backing client allows their scopes).
     resources: tuple[ProtectedResource, ...] = ()
@@ -173,11 +182,25 @@ class OperatorSettings:
         pool_id, pool_region = config.user_pool(env)
         return cls(
             user_pool_id=pool_id,
-            region=config.region(env, pool_region),
+            region=pool_region,
+            store_region=config.region(env, pool_region),
             store_url=_store_url(env, None),
             cognito_endpoint=config.url(env, "COGNITO_ENDPOINT") or None,
             resources=_resources(env) if env.get("AUTHPROXY_RESOURCES", "").strip() else (),
         )
+
+
+def _client_auth_methods(env: Mapping[str, str]) -> tuple[str, ...]:
+    """OAuth 2.1 §2.4.1: HTTP Basic must be offered to every client issued a secret; the body
+    (``client_secret_post``) and public clients (``none``) may be left out."""
+    name = "AUTHPROXY_CLIENT_AUTH_METHODS"
+    methods = config.items(env, name) or AUTH_METHODS
+    unknown = [m for m in methods if m not in AUTH_METHODS]
+    if unknown:
+        raise SettingsError(name, f"{unknown[0]!r} is not one of {', '.join(AUTH_METHODS)}")
+    if "client_secret_basic" not in methods:
+        raise SettingsError(name, "must include client_secret_basic (OAuth 2.1 §2.4.1)")
+    return tuple(m for m in AUTH_METHODS if m in methods)
 
 
 def _store_url(env: Mapping[str, str], default: str | None) -> str:
@@ -245,7 +268,9 @@ def _resources(env: Mapping[str, str]) -> tuple[ProtectedResource, ...]:
                     f"{MAX_SCOPE_DESCRIPTION} characters",
                 )
         names = list(scopes)
-        defaults = item.get("default_scopes", names[:1])
+        # One approval up front unless the operator chooses step-up: clients that cannot step up
+        # (mcp-remote 0.15.1, ChatGPT's reconnect without scope) could otherwise never write.
+        defaults = item.get("default_scopes", names)
         if not isinstance(defaults, list) or not set(defaults) <= set(names):
             raise SettingsError(name, f"{where}: 'default_scopes' must be a subset of 'scopes'")
         resources.append(

@@ -56,7 +56,18 @@ async def read_params(request: Request) -> dict[str, str]:
 
 
 def client_credentials(request: Request, params: dict[str, str]) -> tuple[str, str | None]:
-    """RFC 6749 §2.3.1: HTTP Basic or body parameters, never both."""
+    """RFC 6749 §2.3.1: HTTP Basic or body parameters, never both, by a method the server offers.
+
+    OAuth 2.1 §2.4.1: a client issued a secret may use Basic or the body, whichever it registered;
+    the registrar then checks the secret, and refuses a confidential client that sent none."""
+    client_id, secret, method = _credentials(request, params)
+    if method not in app_state(request).settings.client_auth_methods:
+        raise invalid_client(f"{method} client authentication is not offered here")
+    return client_id, secret
+
+
+def _credentials(request: Request, params: dict[str, str]) -> tuple[str, str | None, str]:
+    """The client id, secret and the authentication method the request used."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "basic":
@@ -72,11 +83,12 @@ def client_credentials(request: Request, params: dict[str, str]) -> tuple[str, s
         client_id, secret = unquote_plus(user), unquote_plus(password)
         if params.get("client_id", client_id) != client_id:
             raise invalid_client("client_id does not match credentials")
-        return client_id, secret
+        return client_id, secret, "client_secret_basic"
     client_id = params.get("client_id", "")
     if not client_id:
         raise invalid_client("client authentication is required")
-    return client_id, params.get("client_secret")
+    secret = params.get("client_secret")
+    return client_id, secret, "none" if secret is None else "client_secret_post"
 
 
 def _token_response(body: dict[str, Any]) -> JSONResponse:

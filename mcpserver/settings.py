@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from servicekit import env as config
-from servicekit.env import POOL_ID, SCOPE_NAME, SettingsError, origin_of
+from servicekit.env import COGNITO_ISSUER_HOST, SCOPE_NAME, SettingsError, origin_of
 from servicekit.keys import KeyRing, key_ring
 
 __all__ = ["Settings", "SettingsError", "origin_of"]
@@ -23,10 +23,6 @@ __all__ = ["Settings", "SettingsError", "origin_of"]
 MIN_SECRET_LENGTH = 32
 DESTRUCTIVE_SCOPE = "write"
 _LOG_GROUP = re.compile(r"^[\.\-_/#A-Za-z0-9]{1,512}$")
-
-_COGNITO_ISSUER_HOST = re.compile(
-    r"^cognito-idp\.(?P<region>[a-z]{2}(-[a-z]+)+-\d)\.amazonaws\.com$"
-)
 
 
 @dataclass(frozen=True)
@@ -85,24 +81,20 @@ class Settings:
         the key ring reads it again every few minutes)."""
         env = os.environ if environ is None else environ
         mcp_url = config.url(env, "MCP_URL", needed=True)
-        pool_id = env.get("USER_POOL_ID", "").strip()
-        pool = POOL_ID.match(pool_id)
-        if pool_id and not pool:
-            raise SettingsError("USER_POOL_ID", f"{pool_id!r} is not a Cognito user pool id")
-        cognito_issuer = config.url(env, "COGNITO_ISSUER")
-        issuer_host = _COGNITO_ISSUER_HOST.match(urlsplit(cognito_issuer).netloc)
-        region = (
-            env.get("AWS_REGION", "").strip()
-            or env.get("AWS_DEFAULT_REGION", "").strip()
-            or (pool["region"] if pool else "")
-            or (issuer_host["region"] if issuer_host else "")
-        )
+        # The pool id names the pool's region, which wins for the issuer and JWKS; AWS_REGION is
+        # the region of the tools' AWS APIs, falling back to the pool's (or the issuer's).
+        if env.get("USER_POOL_ID", "").strip():
+            pool_id, pool_region = config.user_pool(env)
+            cognito_issuer = config.cognito_issuer(env, pool_id, pool_region)
+        else:
+            cognito_issuer = config.url(env, "COGNITO_ISSUER")
+            if not cognito_issuer:
+                raise SettingsError("COGNITO_ISSUER", "set it, or USER_POOL_ID to derive it")
+            issuer_host = COGNITO_ISSUER_HOST.match(urlsplit(cognito_issuer).netloc)
+            pool_region = issuer_host["region"] if issuer_host else ""
+        region = config.region(env, pool_region)
         if not region:
             raise SettingsError("AWS_REGION", "is required when USER_POOL_ID does not name it")
-        if not cognito_issuer:
-            if not pool:
-                raise SettingsError("COGNITO_ISSUER", "set it, or USER_POOL_ID to derive it")
-            cognito_issuer = f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
         jwks_file = env.get("MCP_JWKS_FILE", "").strip() or None
         if jwks_file:
             _check_jwks_file(jwks_file)

@@ -7,6 +7,9 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 POOL_ID = re.compile(r"^(?P<region>[a-z]{2}(-[a-z]+)+-\d)_[0-9A-Za-z]+$")
+COGNITO_ISSUER_HOST = re.compile(
+    r"^cognito-idp\.(?P<region>[a-z]{2}(-[a-z]+)+-\d)\.amazonaws\.com$"
+)
 # Cognito scope names: no '/', '"' or '\' (resource-server scope name rules).
 SCOPE_NAME = re.compile(r"^[\x21\x23-\x2E\x30-\x5B\x5D-\x7E]{1,256}$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -86,8 +89,30 @@ def user_pool(env: Mapping[str, str], name: str = "USER_POOL_ID") -> tuple[str, 
 
 
 def region(env: Mapping[str, str], default: str) -> str:
-    """Lambda sets AWS_REGION to the function's region; elsewhere it may be unset."""
-    return env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or default
+    """The region of AWS APIs not tied to the user pool (a DynamoDB store, the MCP server's
+    tools). Lambda sets AWS_REGION to the function's region; elsewhere it may be unset. The
+    pool's own region always comes from its id (:func:`user_pool`), whatever AWS_REGION says."""
+    return env.get("AWS_REGION", "").strip() or env.get("AWS_DEFAULT_REGION", "").strip() or default
+
+
+def cognito_issuer(env: Mapping[str, str], pool_id: str, pool_region: str) -> str:
+    """``COGNITO_ISSUER``, or the issuer Cognito gives the pool (``https://cognito-idp.<pool's
+    region>.amazonaws.com/<pool id>``, the ``iss`` of its tokens). A ``COGNITO_ISSUER`` that names
+    another pool, or another region on Cognito's own host, is a start-up error naming both."""
+    derived = f"https://cognito-idp.{pool_region}.amazonaws.com/{pool_id}"
+    issuer = url(env, "COGNITO_ISSUER")
+    if not issuer:
+        return derived
+    parts = urlsplit(issuer)
+    on_aws = COGNITO_ISSUER_HOST.match(parts.netloc)
+    if parts.path.rstrip("/").rsplit("/", 1)[-1] != pool_id or (
+        on_aws and on_aws["region"] != pool_region
+    ):
+        raise SettingsError(
+            "COGNITO_ISSUER",
+            f"{issuer!r} is not the issuer of USER_POOL_ID {pool_id!r} (that is {derived!r})",
+        )
+    return issuer
 
 
 def origin_of(value: str) -> str:

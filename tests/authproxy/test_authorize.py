@@ -164,7 +164,8 @@ def test_approve_goes_to_cognito_with_the_backing_client(dev: Stack, client: dic
     assert upstream["redirect_uri"] == f"{dev.issuer}/callback"
     assert upstream["code_challenge_method"] == "S256"
     assert "resource" not in upstream  # Cognito resource binding is off in the local stack
-    assert upstream["scope"] == f"{dev.mcp_url}/read"
+    # The resource's default scopes: read and write, one approval up front.
+    assert upstream["scope"].split() == [f"{dev.mcp_url}/read", f"{dev.mcp_url}/write"]
     assert "authproxy-consent" in response.headers["set-cookie"]
 
 
@@ -235,7 +236,18 @@ def test_a_changed_redirect_uri_asks_again(dev: Stack) -> None:
     assert "consent" not in person.pages_seen[seen:]
 
 
-def test_more_scopes_ask_again(dev: Stack, client: dict) -> None:
+@pytest.fixture(scope="module")
+def stepping_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Default scopes read only (``authproxy dev --step-up``): write is asked for separately."""
+    with local_stack(tmp_path_factory.mktemp("step-up"), step_up=True) as stack:
+        yield stack
+
+
+def test_more_scopes_ask_again(stepping_up: Stack) -> None:
+    dev = stepping_up
+    client = dev.register(
+        client_name="Step-up", redirect_uris=[REDIRECT], token_endpoint_auth_method="none"
+    )
     person = dev.person()
     read = f"{dev.mcp_url}/read"
     person.sign_in(authorize_url(dev.issuer, client["client_id"], REDIRECT, pkce()[1], scope=read))

@@ -29,9 +29,7 @@ CLAUDE = {
 
 
 def run(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [AUTHPROXY, *args], env=stack.shell_env(), capture_output=True, text=True, timeout=60
-    )
+    return stack.authproxy(*args)
 
 
 def owner(stack: Stack) -> str:

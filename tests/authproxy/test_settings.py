@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from authproxy.settings import RESOURCE_KEYS, Settings, SettingsError
+from authproxy.settings import RESOURCE_KEYS, OperatorSettings, Settings, SettingsError
 
 BASE = {
     "ISSUER": "https://mcp.example.com/",
@@ -28,7 +28,8 @@ def test_defaults() -> None:
     assert settings.callback_url == "https://mcp.example.com/callback"
     assert settings.client_policy == "pooled"
     assert settings.default_resource.scopes == ("read", "write")
-    assert settings.default_resource.default_scopes == ("read",)
+    # One approval up front unless step-up is chosen (README, "Step-up or one approval up front").
+    assert settings.default_resource.default_scopes == ("read", "write")
     assert settings.secure_cookies
 
 
@@ -141,7 +142,7 @@ def test_scopes_may_carry_descriptions() -> None:
         _resources({"resource": MCP, "scopes": {"read": " See things ", "write": "Stop things"}})
     ).default_resource
     assert resource.scopes == ("read", "write")
-    assert resource.default_scopes == ("read",)  # the first, as with a list
+    assert resource.default_scopes == ("read", "write")  # all of them, as with a list
     assert resource.describe("read") == "See things"
     assert resource.describe("write") == "Stop things"
 
@@ -160,3 +161,45 @@ def test_bad_scope_descriptions_are_errors(scopes: object) -> None:
     with pytest.raises(SettingsError) as caught:
         Settings.from_env(_resources({"resource": MCP, "scopes": scopes}))
     assert str(caught.value).startswith(f"AUTHPROXY_RESOURCES: entry 0 ({MCP}): ")
+
+
+def test_the_pool_ids_region_wins_over_aws_region() -> None:
+    """``USER_POOL_ID=eu-west-1_Abc`` with ``AWS_REGION=us-east-1``: Cognito's issuer, keys and
+    admin API are the pool's region; AWS_REGION is where the DynamoDB store lives."""
+    settings = Settings.from_env(
+        {**BASE, "USER_POOL_ID": "eu-west-1_Abc", "AWS_REGION": "us-east-1"}
+    )
+    assert settings.cognito_issuer == "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc"
+    assert settings.jwks_url.startswith("https://cognito-idp.eu-west-1.amazonaws.com/")
+    assert settings.region == "eu-west-1"
+    assert settings.store_region == "us-east-1"
+    operator = OperatorSettings.from_env(
+        {
+            "USER_POOL_ID": "eu-west-1_Abc",
+            "AWS_REGION": "us-east-1",
+            "AUTHPROXY_STORE": "dynamodb://t",
+        }
+    )
+    assert (operator.region, operator.store_region) == ("eu-west-1", "us-east-1")
+
+
+def test_a_cognito_issuer_of_another_pool_is_a_start_up_error_naming_both() -> None:
+    issuer = "https://cognito-idp.us-east-1.amazonaws.com/eu-west-1_Abc"
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({**BASE, "USER_POOL_ID": "eu-west-1_Abc", "COGNITO_ISSUER": issuer})
+    assert refused.value.variable == "COGNITO_ISSUER"
+    assert "USER_POOL_ID" in str(refused.value)
+    assert issuer in str(refused.value)
+
+
+@pytest.mark.parametrize("methods", ["none,client_secret_post", "client_secret_jwt"])
+def test_client_auth_methods_must_offer_basic_and_be_known(methods: str) -> None:
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({**BASE, "AUTHPROXY_CLIENT_AUTH_METHODS": methods})
+    assert refused.value.variable == "AUTHPROXY_CLIENT_AUTH_METHODS"
+
+
+def test_without_public_clients_there_is_no_cimd() -> None:
+    settings = Settings.from_env({**BASE, "AUTHPROXY_CLIENT_AUTH_METHODS": "client_secret_basic"})
+    assert settings.client_auth_methods == ("client_secret_basic",)
+    assert settings.cimd is False

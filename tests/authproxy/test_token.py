@@ -2,10 +2,13 @@
 status, and Cognito's failures turned into 503 with Retry-After rather than errors the client
 would act on."""
 
+import base64
 from collections.abc import Iterator
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from support.oauth import obtain_code, token_request
 from support.stack import Stack, local_stack
@@ -304,3 +307,83 @@ def test_cognito_unavailable_at_revoke_is_503(faulty: Stack) -> None:
     )
     assert response.status_code == 503
     assert "retry-after" in response.headers
+
+
+@pytest.mark.parametrize("registered", ["client_secret_post", "client_secret_basic"])
+@pytest.mark.parametrize("used", ["client_secret_post", "client_secret_basic"])
+def test_oauth21_2_4_1_a_client_issued_a_secret_may_use_basic_or_post(
+    dev: Stack, registered: str, used: str
+) -> None:
+    """OAuth 2.1 §2.4.1: the server supports HTTP Basic for every client issued a secret, and
+    the body parameters too, whichever of the two the client registered."""
+    client = register(dev, registered)
+    code, verifier, _ = obtain_code(dev, client)
+    response = exchange(dev, {**client, "token_endpoint_auth_method": used}, code, verifier)
+    assert response.status_code == 200, response.text
+
+
+@pytest.fixture(scope="module")
+def basic_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    env = {"AUTHPROXY_CLIENT_AUTH_METHODS": "client_secret_basic"}
+    with local_stack(tmp_path_factory.mktemp("basic"), env=env) as stack:
+        yield stack
+
+
+def test_rfc8414_metadata_lists_exactly_the_client_authentication_offered(
+    basic_only: Stack,
+) -> None:
+    """Metadata stays truthful: what it lists is what /register and /token accept."""
+    metadata = httpx.get(f"{basic_only.issuer}/.well-known/oauth-authorization-server").json()
+    assert metadata["token_endpoint_auth_methods_supported"] == ["client_secret_basic"]
+    assert metadata["client_id_metadata_document_supported"] is False
+    for method in ("none", "client_secret_post"):
+        refused = httpx.post(
+            f"{basic_only.issuer}/register",
+            json={"redirect_uris": [REDIRECT], "token_endpoint_auth_method": method},
+        )
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["error"] == "invalid_client_metadata"
+
+
+def test_oauth21_2_4_1_a_method_not_offered_is_invalid_client(basic_only: Stack) -> None:
+    client = register(basic_only, "client_secret_basic")
+    code, verifier, _ = obtain_code(basic_only, client)
+    by_post = {**client, "token_endpoint_auth_method": "client_secret_post"}
+    assert_error(exchange(basic_only, by_post, code, verifier), "invalid_client", 401)
+    assert exchange(basic_only, client, code, verifier).status_code == 200
+
+
+def test_a_confidential_client_cannot_authenticate_as_public(dev: Stack) -> None:
+    """``none`` only for public clients: the client id alone does not do for a client issued a
+    secret, whatever the metadata offers."""
+    client = register(dev, "client_secret_basic")
+    code, verifier, _ = obtain_code(dev, client)
+    as_public = {**client, "token_endpoint_auth_method": "none"}
+    assert_error(exchange(dev, as_public, code, verifier), "invalid_client", 401)
+
+
+BASIC_VALUES = st.one_of(
+    st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=60),
+    st.builds(
+        lambda user, password: base64.b64encode(f"{user}:{password}".encode()).decode(),
+        st.text(max_size=30),
+        st.text(max_size=30),
+    ),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(value=BASIC_VALUES, body_client_id=st.sampled_from([None, "", "other"]))
+def test_rfc6749_2_3_1_any_basic_credentials_get_an_oauth_error_never_a_500(
+    dev: Stack, value: str, body_client_id: str | None
+) -> None:
+    """Client authentication parses what the client sent; whatever that is, the answer is an
+    RFC 6749 §5.2 error (no client is authenticated by made-up credentials)."""
+    data = {"grant_type": "authorization_code", "code": "x", "code_verifier": "y" * 43}
+    if body_client_id is not None:
+        data["client_id"] = body_client_id
+    response = httpx.post(
+        f"{dev.issuer}/token", data=data, headers={"Authorization": f"Basic {value}"}, timeout=30
+    )
+    assert response.status_code in (400, 401), response.text
+    assert response.json()["error"] in ("invalid_client", "invalid_request")

@@ -180,8 +180,8 @@ def test_connects_and_lists_everything(
     assert "whoami" in {tool["name"] for tool in lists["tools/list"]["tools"]}
     assert isinstance(lists["prompts/list"]["prompts"], list)
     assert isinstance(lists["resources/list"]["resources"], list)
-    # `claudeai` is no scope of the MCP server: the façade grants the resource's default scope.
-    assert lists["whoami"]["scopes"] == [f"{dev.mcp_url}/read"]
+    # `claudeai` is no scope of the MCP server: the façade grants the resource's default scopes.
+    assert lists["whoami"]["scopes"] == [f"{dev.mcp_url}/read", f"{dev.mcp_url}/write"]
     assert lists["whoami"]["username"] == dev["DEMO_USER"]
 
 

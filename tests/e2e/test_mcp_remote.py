@@ -11,86 +11,22 @@ consent and login pages to mcp-remote's loopback callback. Its tokens live in a 
 from __future__ import annotations
 
 import json
+import shutil
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
-import pytest
+import anyio.to_thread
 from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp_types import Implementation
 
-from support.browser_step import browser_environment, visits
-from support.node_tools import node, package_bin, package_version
-from support.serving import free_port
+from devstack.stack import banner
+from support.browser_step import visits
+from support.mcp_remote import RUN_TIMEOUT, run_mcp_remote, setup, stored
+from support.node_tools import ROOT
 from support.stack import Stack
-
-VERSION = "0.15.1"
-# Outer bound for one run: mcp-remote waits for a callback that an error may never send.
-RUN_TIMEOUT = 90
-
-
-@pytest.fixture
-def mcp_remote(client_used: Callable[[str, str], None]) -> Path:
-    """mcp-remote's executable script, at the pinned version."""
-    version = package_version("mcp-remote")
-    assert version == VERSION
-    client_used("mcp-remote", version)
-    return package_bin("mcp-remote", "mcp-remote")
-
-
-@dataclass
-class Setup:
-    """What stays the same between runs of one user's mcp-remote: its files, and its callback port
-    (pinned: the port mcp-remote derives from the URL may be taken on a busy machine, and a cached
-    registration for another port is dropped, which would turn a reuse into a new sign-in)."""
-
-    env: dict[str, str]
-    port: int
-
-
-def setup(stack: Stack, directory: Path) -> Setup:
-    home = directory / "home"
-    home.mkdir()
-    env = {
-        **browser_environment(stack, directory),
-        "HOME": str(home),
-        "MCP_REMOTE_CONFIG_DIR": str(directory / "mcp-auth"),
-    }
-    return Setup(env, free_port("127.0.0.1"))
-
-
-def stored(user: Setup, suffix: str) -> dict[str, Any]:
-    """One of mcp-remote's files for the server (``client_info.json``, ``tokens.json``)."""
-    [path] = Path(user.env["MCP_REMOTE_CONFIG_DIR"]).glob(f"mcp-remote-*/*_{suffix}")
-    return dict(json.loads(path.read_text()))
-
-
-@dataclass
-class Run:
-    tools: set[str]
-    whoami: dict[str, Any]
-    stderr: str
-
-
-async def run_mcp_remote(script: Path, stack: Stack, user: Setup, log: Path) -> Run:
-    """Start ``mcp-remote MCP_URL PORT`` as a stdio MCP server, list its tools, call ``whoami``."""
-    server = StdioServerParameters(
-        command=node(), args=[str(script), stack.mcp_url, str(user.port)], env=user.env
-    )
-    host = Implementation(name="claude-ai", version="0.1.0")
-    with log.open("w") as errlog, anyio.fail_after(RUN_TIMEOUT):
-        async with Client(
-            stdio_client(server, errlog=errlog), mode="legacy", client_info=host
-        ) as client:
-            listed = await client.list_tools()
-            me = await client.call_tool("whoami", {})
-    stderr = await anyio.Path(log).read_text()
-    assert not me.is_error, f"{me.content}\n{stderr}"
-    return Run({t.name for t in listed.tools}, me.structured_content or {}, stderr)
 
 
 async def test_signs_in_once_then_reuses_its_stored_tokens(
@@ -133,3 +69,55 @@ async def test_refreshes_an_expired_access_token(
     assert len(visits(user.env)) == 1, "mcp-remote signed in again instead of refreshing"
     assert after["access_token"] != before["access_token"]
     assert after_expiry.whoami["username"] == short_lived["DEMO_USER"]
+
+
+def claude_desktop_server(stack: Stack) -> dict[str, Any]:
+    """The ``mcpServers`` entry of the Claude Desktop configuration ``authproxy dev`` prints."""
+    printed = banner(stack.env)
+    line = next(x for x in printed.splitlines() if x.strip().startswith("Claude Desktop:"))
+    config = json.loads(line.split(":", 1)[1])
+    [entry] = config["mcpServers"].values()
+    return dict(entry)
+
+
+async def test_claude_desktop_config_stops_an_instance_after_the_user_approves_write(
+    mcp_remote: Path, dev: Stack, tmp_path: Path
+) -> None:
+    """Claude Desktop's path to a write tool: mcp-remote started exactly as the printed Claude
+    Desktop configuration starts it (``npx -y mcp-remote MCP_URL``, no flag). Under the default
+    one-approval-up-front setting the consent page asks for read and write at the first sign-in,
+    the person approves, and stopping an instance works with no second sign-in. mcp-remote 0.15.1
+    cannot complete a step-up (README, "Step-up or one approval up front")."""
+    instance = await anyio.to_thread.run_sync(dev.launch_instance)
+    entry = claude_desktop_server(dev)
+    assert entry["args"][-1] == dev.mcp_url
+    command = shutil.which(entry["command"])
+    assert command, f"{entry['command']} is required (see .ci/run)"
+    user = setup(dev, tmp_path)
+    server = StdioServerParameters(command=command, args=entry["args"], env=user.env, cwd=ROOT)
+    write = f"{dev.mcp_url}/write"
+    log = tmp_path / "desktop.log"
+    with log.open("w") as errlog, anyio.fail_after(RUN_TIMEOUT):
+        async with Client(
+            stdio_client(server, errlog=errlog),
+            mode="legacy",
+            client_info=Implementation(name="claude-ai", version="0.1.0"),
+        ) as client:
+            me = await client.call_tool("whoami", {})
+            stopped = await client.call_tool(
+                "stop_ec2_instance", {"instance_id": instance, "confirm": True}
+            )
+    stderr = log.read_text()
+    assert not stopped.is_error, f"{stopped.content}\n{stderr}"
+    assert (stopped.structured_content or {})["current_state"] in ("stopping", "stopped")
+    [signed_in] = visits(user.env)
+    assert signed_in["listening_at_open"], "the browser was opened before the callback listener"
+    assert signed_in["reloads"] == 0
+    assert signed_in["pages"] == ["consent", "login"]
+    [consent] = signed_in["consent_pages"]
+    assert write in consent, "the person was not asked to approve the write scope"
+    assert signed_in["callback_status"] == 200
+    assert write in (me.structured_content or {})["scopes"]
+    stopped_state = dev.aws("ec2").describe_instances(InstanceIds=[instance])
+    state = stopped_state["Reservations"][0]["Instances"][0]["State"]["Name"]
+    assert state in ("stopping", "stopped")

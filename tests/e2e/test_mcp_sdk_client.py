@@ -10,7 +10,6 @@ again.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import anyio.to_thread
 import httpx2
@@ -20,26 +19,16 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import OAuthClientMetadata
 
 from support.mcp_sdk import MemoryStorage, SignIn
+from support.oauth import scopes_requested
 from support.stack import Stack
 
 # Nothing listens here: the person hands the redirect to the client instead of following it.
 REDIRECT_URI = "http://127.0.0.1:53690/callback"
 
 
-def launch_instance(dev: Stack) -> str:
-    """An EC2 instance in the stack's moto, which the MCP server's tools reach too."""
-    ec2 = dev.aws("ec2")
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    reservation = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.micro")
-    return str(reservation["Instances"][0]["InstanceId"])
-
-
-def scopes_requested(authorization_url: str) -> set[str]:
-    return set(parse_qs(urlsplit(authorization_url).query)["scope"][0].split())
-
-
-async def test_discover_register_authorize_call_and_step_up(dev: Stack) -> None:
-    instance = await anyio.to_thread.run_sync(launch_instance, dev)
+async def test_discover_register_authorize_call_and_step_up(step_up: Stack) -> None:
+    dev = step_up
+    instance = await anyio.to_thread.run_sync(dev.launch_instance)
     sign_in = SignIn(dev.person())
     auth = OAuthClientProvider(
         dev.mcp_url,

@@ -63,7 +63,8 @@ def test_register_authorize_exchange_refresh_revoke(dev: Stack, auth_method: str
     claims = verify_access_token(dev, token["access_token"])
     assert claims["username"] == dev["DEMO_USER"]
     assert f"{dev.mcp_url}/read" in claims["scope"].split()
-    assert token["scope"] == f"openid {dev.mcp_url}/read"
+    # What was asked for, then the resource's default scopes (read and write, one approval).
+    assert token["scope"] == f"openid {dev.mcp_url}/read {dev.mcp_url}/write"
     assert "id_token" in token
 
     refreshed = client.refresh_token(metadata["token_endpoint"])

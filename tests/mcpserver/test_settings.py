@@ -163,3 +163,30 @@ async def test_tool_and_argument_descriptions_read_as_prose() -> None:
         assert "  " not in tool.description
         for name, schema in tool.input_schema.get("properties", {}).items():
             assert schema.get("description"), f"{tool.name}.{name} has no description"
+
+
+def test_the_pool_ids_region_wins_over_aws_region_for_the_issuer() -> None:
+    """``USER_POOL_ID=eu-west-1_Abc`` with ``AWS_REGION=us-east-1``: the pool lives in eu-west-1,
+    so its tokens' ``iss`` and its keys are there; AWS_REGION is only the tools' region."""
+    s = settings(USER_POOL_ID="eu-west-1_Abc", AWS_REGION="us-east-1")
+    assert s.cognito_issuer == "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc"
+    assert (
+        s.jwks_url
+        == "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc/.well-known/jwks.json"
+    )
+    assert s.region == "us-east-1"
+
+
+@pytest.mark.parametrize(
+    "issuer",
+    [
+        "https://cognito-idp.us-east-1.amazonaws.com/eu-west-1_Abc",
+        "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Other",
+    ],
+)
+def test_a_cognito_issuer_of_another_pool_is_a_start_up_error_naming_both(issuer: str) -> None:
+    with pytest.raises(SettingsError) as refused:
+        settings(USER_POOL_ID="eu-west-1_Abc", COGNITO_ISSUER=issuer)
+    assert refused.value.variable == "COGNITO_ISSUER"
+    assert "USER_POOL_ID" in str(refused.value)
+    assert issuer in str(refused.value)

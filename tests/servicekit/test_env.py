@@ -2,6 +2,8 @@
 
 import boto3
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from moto import mock_aws
 
 from servicekit import env as config
@@ -94,3 +96,27 @@ def test_secrets_manager_versions_current_pending_previous(monkeypatch: pytest.M
             config.read_secret_keys(short, "V", min_length=32)
         with refused("V"):
             config.read_secret_keys(arn.replace(":key", ":missing"), "V", min_length=32)
+
+
+REGIONS = st.sampled_from(["eu-west-1", "us-east-1", "ap-southeast-2", "us-gov-west-1"])
+POOL_SUFFIX = st.text(alphabet="abcdefABCDEF0123456789", min_size=1, max_size=12)
+
+
+@given(pool_region=REGIONS, aws_region=REGIONS, suffix=POOL_SUFFIX)
+def test_the_pools_issuer_is_in_the_pools_region_whatever_aws_region_says(
+    pool_region: str, aws_region: str, suffix: str
+) -> None:
+    env = {"USER_POOL_ID": f"{pool_region}_{suffix}", "AWS_REGION": aws_region}
+    pool_id, region = config.user_pool(env)
+    assert region == pool_region
+    issuer = config.cognito_issuer(env, pool_id, region)
+    assert issuer == f"https://cognito-idp.{pool_region}.amazonaws.com/{pool_id}"
+    assert config.region(env, region) == aws_region
+    # Stating that issuer explicitly is accepted; naming another region or pool is not.
+    assert config.cognito_issuer({**env, "COGNITO_ISSUER": issuer}, pool_id, region) == issuer
+    other = f"https://cognito-idp.{aws_region}.amazonaws.com/{pool_id}"
+    if aws_region != pool_region:
+        with pytest.raises(SettingsError, match="USER_POOL_ID"):
+            config.cognito_issuer({**env, "COGNITO_ISSUER": other}, pool_id, region)
+    with pytest.raises(SettingsError, match="USER_POOL_ID"):
+        config.cognito_issuer({**env, "COGNITO_ISSUER": issuer + "x"}, pool_id, region)

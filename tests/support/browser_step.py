@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -28,6 +31,8 @@ if TYPE_CHECKING:
 
 TESTS = Path(__file__).resolve().parents[1]
 # The desktop variables that would send the opener to a real desktop session instead.
+# How often, and after how long, a person reloads a callback page that could not be reached.
+RELOADS, RELOAD_PAUSE = 20, 0.5
 DESKTOP = ("DISPLAY", "WAYLAND_DISPLAY", "XDG_CURRENT_DESKTOP", "DBUS_SESSION_BUS_ADDRESS")
 
 
@@ -56,18 +61,42 @@ def visits(env: dict[str, str]) -> list[dict[str, Any]]:
     return [json.loads(line) for line in log.read_text().splitlines()]
 
 
+def listening(redirect_uri: str) -> bool:
+    """Whether something accepts connections at the redirect URI's host and port."""
+    parts = urlsplit(redirect_uri)
+    try:
+        with socket.create_connection((parts.hostname or "", parts.port or 80), timeout=5):
+            return True
+    except OSError:
+        return False
+
+
 def visit(person: Person, url: str) -> dict[str, Any]:
     """Sign in at ``url`` and deliver the result to the client's callback, as a browser would.
-    The record names the pages seen and the callback without its query (codes are not logged)."""
-    record: dict[str, Any] = {"url": url}
+    The record names the pages seen, whether the client's callback listener was up when the
+    browser was opened, the consent pages' HTML, and the callback without its query (codes are
+    not logged), and how often the person had to reload the callback page."""
+    redirect_uri = parse_qs(urlsplit(url).query).get("redirect_uri", [""])[0]
+    record: dict[str, Any] = {"url": url, "listening_at_open": listening(redirect_uri)}
     try:
         callback = person.sign_in(url)
     except SignInError as exc:
         record["error"] = str(exc)
         return record
     record["pages"] = person.pages_seen
+    record["consent_pages"] = person.consent_pages
     record["callback"] = callback.split("?")[0]
-    record["callback_status"] = httpx.get(callback, timeout=30).status_code
+    # A browser that reaches the callback before the client listens there shows an error page; the
+    # person reloads it (the code was never delivered, so it is still good), a bounded few times.
+    record["reloads"] = 0
+    for _ in range(RELOADS):
+        try:
+            record["callback_status"] = httpx.get(callback, timeout=30).status_code
+            return record
+        except httpx.ConnectError:
+            record["reloads"] += 1
+            time.sleep(RELOAD_PAUSE)
+    record["error"] = "the client's callback refused the connection"
     return record
 
 

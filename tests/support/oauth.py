@@ -61,3 +61,8 @@ def obtain_code(
     got = query(callback)
     assert "code" in got, callback
     return got["code"], verifier, got
+
+
+def scopes_requested(authorization_url: str) -> set[str]:
+    """The ``scope`` values of an authorization request URL (RFC 6749 §3.3)."""
+    return set(parse_qs(urlsplit(authorization_url).query)["scope"][0].split())

@@ -28,6 +28,8 @@ class Person:
     own_origins: tuple[str, ...]
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30))
     pages_seen: list[str] = field(default_factory=list)
+    #: The HTML of every consent page answered, to check what the person was asked to approve.
+    consent_pages: list[str] = field(default_factory=list)
 
     def _ours(self, url: str) -> bool:
         return any(url.startswith(origin) for origin in self.own_origins)
@@ -58,6 +60,7 @@ class Person:
                 data.update(username=self.username, password=self.password)
             elif form.is_consent:
                 self.pages_seen.append("consent")
+                self.consent_pages.append(response.text)
                 data["decision"] = "approve" if approve else "deny"
             else:
                 raise SignInError("an unknown form", response)

@@ -81,6 +81,22 @@ class Stack:
         fd = self.log.fileno()
         return os.pread(fd, os.fstat(fd).st_size, 0).decode("utf-8", "replace")
 
+    def launch_instance(self) -> str:
+        """An EC2 instance in the stand-in's moto, which the MCP server's tools reach too."""
+        ec2 = self.aws("ec2")
+        image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        reservation = ec2.run_instances(
+            ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.micro"
+        )
+        return str(reservation["Instances"][0]["InstanceId"])
+
+    def authproxy(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """``authproxy ARGS`` as an operator runs it, with the stack's block exported."""
+        command = [str(Path(sys.executable).with_name("authproxy")), *args]
+        return subprocess.run(
+            command, env=self.shell_env(), capture_output=True, text=True, timeout=60, check=False
+        )
+
     def shell_env(self) -> dict[str, str]:
         """The process environment a user gets by exporting the block."""
         return {**os.environ, **self.env}
@@ -173,12 +189,14 @@ def local_stack(
     env: dict[str, str] | None = None,
     client_quota: int = 1000,
     prepare: Callable[[CognitoStandIn], dict[str, str]] | None = None,
+    facade_options: dict[str, Any] | None = None,
     **options: Any,
 ) -> Iterator[Stack]:
     """The stack in this process; ``options`` are :class:`DevOptions` fields, ``env`` overrides
     the variables the deployables read, ``client_quota`` is the pool's app-client quota,
     ``prepare`` sets up more in the stand-in's moto before the deployables start (secrets) and
-    returns more variables. Any request answered 500 fails the test."""
+    returns more variables; ``facade_options`` go to the façade's ``create_app``. Any request
+    answered 500 fails the test."""
     dev = DevOptions(port=0, **options)
     with CognitoStandIn(
         resource_binding=dev.resource_binding,
@@ -194,7 +212,7 @@ def local_stack(
         }
         saved = {k: os.environ.get(k) for k in FAKE_AWS}
         os.environ.update(FAKE_AWS)
-        app = StatusRecorder(build_app(env))
+        app = StatusRecorder(build_app(env, **(facade_options or {})))
         try:
             with serve(app, sock):
                 yield Stack(env=env, standin=standin)

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import uvicorn
 from starlette.applications import Starlette
@@ -52,6 +52,9 @@ class DevOptions:
     store: str | None = None
     #: Both deployables' log level; the stand-in's own logging is not theirs and stays as it is.
     log_level: str = "INFO"
+    #: Least privilege with step-up (``default_scopes: ["read"]``) instead of the default, one
+    #: approval up front for every scope (README, "Step-up or one approval up front").
+    step_up: bool = False
 
 
 class OneOrigin:
@@ -116,7 +119,7 @@ def stack_environment(
                 {
                     "resource": mcp_url,
                     "scopes": SCOPE_DESCRIPTIONS,
-                    "default_scopes": ["read"],
+                    "default_scopes": list(SCOPE_DESCRIPTIONS)[: 1 if options.step_up else None],
                     "name": "authproxy dev MCP server",
                 }
             ]
@@ -183,14 +186,15 @@ def seed_demo_aws(endpoint: str, region: str) -> None:
     logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
 
 
-def build_app(env: Mapping[str, str]) -> OneOrigin:
-    """The façade and the MCP server, each from its own settings object, on one origin."""
+def build_app(env: Mapping[str, str], **facade_options: Any) -> OneOrigin:
+    """The façade and the MCP server, each from its own settings object, on one origin.
+    ``facade_options`` go to the façade's ``create_app`` (tests only)."""
     import authproxy.app
     import authproxy.settings
     import mcpserver.app
     import mcpserver.settings
 
-    facade = authproxy.app.create_app(authproxy.settings.Settings.from_env(env))
+    facade = authproxy.app.create_app(authproxy.settings.Settings.from_env(env), **facade_options)
     mcp = mcpserver.app.create_app(mcpserver.settings.Settings.from_env(env))
     return OneOrigin(facade, mcp, MCP_PATH)
 
