@@ -44,7 +44,7 @@ def stack() -> Iterator[Stack]:
 
 def make_stale(stack: Stack, client_id: str, how: str) -> None:
     """The operator revokes the registration, or prunes idle ones (this one among them)."""
-    args = ["revoke", client_id] if how == "revoked" else ["prune", "--idle-days", "0", "--yes"]
+    args = ["revoke", client_id] if how == "revoked" else ["prune", "--idle-days", "0", "--min-age", "0", "--yes"]
     done = stack.authproxy("clients", *args)
     assert done.returncode == 0, done.stderr
     assert stack.authproxy("clients", "show", "--", client_id).returncode != 0 or how == "revoked"
@@ -73,8 +73,7 @@ def test_token_is_401_invalid_client_and_authorize_says_reconnect(stack: Stack, 
     page = httpx.get(f"{stack.issuer}/authorize", params=params, headers={"Accept": "text/html"})
     assert page.status_code == 400
     assert "text/html" in page.headers["content-type"]
-    assert "Reconnect this application" in page.text
-    assert "connect it again" in page.text
+    assert "remove this server and add it again (reconnect it)" in page.text
     assert "Location" not in page.headers
 
     checked = httpx.get(
@@ -134,7 +133,7 @@ async def test_mcp_sdk_application_registers_again(stack: Stack, how: str) -> No
     with pytest.raises(BaseExceptionGroup, match="unhandled errors"):
         await whoami_via_sdk(stack, storage, sign_in)
     [page] = sign_in.refusals
-    assert "Reconnect this application" in page
+    assert "remove this server and add it again (reconnect it)" in page
 
     # It does what the page says: forgets the registration and connects again.
     storage.client_info = None
