@@ -20,6 +20,9 @@ _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*$")
 _FORBIDDEN_SCHEMES = frozenset(
     {"javascript", "data", "vbscript", "file", "about", "blob", "filesystem", "view-source"}
 )
+# Characters RFC 3986 §2 allows nowhere in a URI. Browsers read "\\" as "/" (WHATWG URL), so a
+# host written with one is not the host the browser visits, nor the one the consent page names.
+_NOT_IN_URIS = frozenset('\\<>"{}|^`')
 
 
 def invalid_redirect_uri(uri: str, why: str) -> OAuthError:
@@ -50,9 +53,14 @@ def check_redirect_uri(uri: object, allowed_https_hosts: Iterable[str] = ()) -> 
         raise invalid_redirect_uri(uri, "must be an absolute URI")
     if scheme in _FORBIDDEN_SCHEMES:
         raise invalid_redirect_uri(uri, f"the {scheme}: scheme is not allowed")
+    if any(ch in _NOT_IN_URIS for ch in uri):
+        raise invalid_redirect_uri(uri, "contains characters not allowed in a URI (RFC 3986 §2)")
     if "@" in parts.netloc:
         raise invalid_redirect_uri(uri, "must not contain user information")
     host = (parts.hostname or "").lower()
+    if "%" in host:
+        # Browsers decode it ("claude.ai%2eevil.com" is claude.ai.evil.com); the page would not.
+        raise invalid_redirect_uri(uri, "must not percent-encode its host")
     if scheme == "https":
         if not host:
             raise invalid_redirect_uri(uri, "has no host")
