@@ -86,4 +86,6 @@ def cognito_token(stack: Stack, header: dict[str, Any] | None = None, **changes:
     """An access token signed with the stand-in's own key: valid unless ``header`` or
     ``changes`` break it."""
     key = cognito_key()
-    return rs256({"alg": "RS256", "kid": key.kid, **(header or {})}, access_claims(stack, **changes), key)
+    return rs256(
+        {"alg": "RS256", "kid": key.kid, **(header or {})}, access_claims(stack, **changes), key
+    )
