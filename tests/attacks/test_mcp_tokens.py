@@ -35,6 +35,7 @@ from support.attacks import (
     signing_input,
 )
 from support.mcp_http import HEADERS, initialize_params
+from support.oauth import obtain_code, token_request
 from support.serving import bound_socket, serve
 from support.stack import Stack
 
@@ -278,10 +279,8 @@ def test_rfc9700_4_10_tokens_not_issued_for_this_server_are_refused(
     assert_refused(call(dev, cognito_token(dev, **changes)))
 
 
-def test_rfc9700_4_10_a_real_id_token_is_not_an_access_token(dev: Stack, access_token: str) -> None:
+def test_rfc9700_4_10_a_real_id_token_is_not_an_access_token(dev: Stack) -> None:
     """A token the stand-in really issued, of the wrong kind: the ID token of a sign-in."""
-    from support.oauth import obtain_code, token_request
-
     client = dev.register(
         client_name="id token",
         redirect_uris=["http://localhost:8405/cb"],
