@@ -35,6 +35,7 @@ INSPECTOR_ORIGINS = ("http://localhost:6274", "http://127.0.0.1:6274")
 MCP_PATH = "/mcp"
 SCOPES = ("read", "write")
 KEEP_ALIVE_SECONDS = 65
+LOG_LEVELS = ("AUTHPROXY_LOG_LEVEL", "MCP_LOG_LEVEL")
 # moto accepts any credentials; boto3 needs some to sign with.
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 _FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -129,6 +130,8 @@ def stack_environment(
         "MCP_ALLOWED_ORIGINS": ",".join([origin, f"http://localhost:{port}", *INSPECTOR_ORIGINS]),
         "DEMO_USER": options.demo_user,
         "DEMO_PASSWORD": password,
+        # The deployables' log levels, when set for `authproxy dev` itself.
+        **{k: os.environ[k] for k in LOG_LEVELS if k in os.environ},
     }
 
 
