@@ -1,8 +1,10 @@
 """Redirect-URI policy: what a client may register and how a request matches it.
 
 RFC 8252 (OAuth 2.0 for Native Apps) §7.1 private-use URI schemes, §7.3 loopback redirection with
-any port, §8.4 no other plain-http hosts; RFC 6749 §3.1.2 absolute, no fragment; RFC 9700 §4.1
-exact matching for everything else.
+any port, §8.4 no other plain-http hosts; RFC 6749 §3.1.2 absolute, no fragment; RFC 3986 §2 no
+character a URI cannot hold (a browser reads "\\" as "/") and no percent-encoded host, so the host
+the consent page names is the one the browser visits; RFC 9700 §4.1 exact matching for everything
+else.
 """
 
 from __future__ import annotations
