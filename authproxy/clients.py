@@ -96,6 +96,12 @@ def capacity_exhausted(why: str) -> OAuthError:
 def admin_failure(exc: CognitoAdminError) -> OAuthError:
     if exc.throttled:
         return temporarily_unavailable("Cognito is throttling client management; retry shortly")
+    if exc.transient:
+        log.warning(
+            "Cognito admin call failed; the client may retry",
+            extra={"operation": exc.operation, "cognito_error": exc.code},
+        )
+        return temporarily_unavailable("Cognito is not answering; retry shortly")
     if exc.quota_exceeded:
         return capacity_exhausted(f"{exc.operation}: {exc.code}")
     log.error(

@@ -31,6 +31,9 @@ MARK_LENGTH = 10
 _MARKED = re.compile(rf"{NAME_PREFIX}[0-9a-f]{{{MARK_LENGTH}}}-")
 MAX_NAME = 128
 THROTTLING = frozenset({"TooManyRequestsException", "ThrottlingException"})
+# Cognito's own failures and broken or timed-out connections (BotoCoreError, below): nothing the
+# request did wrong, so the same request may succeed shortly.
+TRANSIENT = frozenset({"InternalErrorException", "ServiceUnavailableException", "ConnectionError"})
 ROTATION_UNAVAILABLE = frozenset({"FeatureUnavailableInTierException", "InvalidParameterException"})
 # One retry, then the caller answers 503 with Retry-After: a registration request should not hang
 # on Cognito's 5-per-second-per-pool limit, and botocore counts LimitExceededException (here the
@@ -55,6 +58,10 @@ class CognitoAdminError(Exception):
     @property
     def throttled(self) -> bool:
         return self.code in THROTTLING
+
+    @property
+    def transient(self) -> bool:
+        return self.code in TRANSIENT
 
     @property
     def quota_exceeded(self) -> bool:

@@ -1,8 +1,10 @@
 """Redirect-URI policy: what a client may register and how a request matches it.
 
 RFC 8252 (OAuth 2.0 for Native Apps) §7.1 private-use URI schemes, §7.3 loopback redirection with
-any port, §8.4 no other plain-http hosts; RFC 6749 §3.1.2 absolute, no fragment; RFC 9700 §4.1
-exact matching for everything else.
+any port, §8.4 no other plain-http hosts; RFC 6749 §3.1.2 absolute, no fragment; RFC 3986 §2 no
+character a URI cannot hold (a browser reads "\\" as "/") and no percent-encoded host, so the host
+the consent page names is the one the browser visits; RFC 9700 §4.1 exact matching for everything
+else.
 
 Hosts are compared and shown in their ASCII (A-label) form, as a browser resolves them (UTS #46
 non-transitional processing, IDNA 2008): the consent page cannot be fooled by look-alike Unicode,
@@ -32,6 +34,9 @@ _PRINTABLE = "".join(chr(c) for c in range(0x21, 0x7F))
 _FORBIDDEN_SCHEMES = frozenset(
     {"javascript", "data", "vbscript", "file", "about", "blob", "filesystem", "view-source"}
 )
+# Characters RFC 3986 §2 allows nowhere in a URI. Browsers read "\\" as "/" (WHATWG URL), so a
+# host written with one is not the host the browser visits, nor the one the consent page names.
+_NOT_IN_URIS = frozenset('\\<>"{}|^`')
 
 
 def invalid_redirect_uri(uri: str, why: str) -> OAuthError:
@@ -62,9 +67,14 @@ def check_redirect_uri(uri: object, allowed_https_hosts: Iterable[str] = ()) -> 
         raise invalid_redirect_uri(uri, "must be an absolute URI")
     if scheme in _FORBIDDEN_SCHEMES:
         raise invalid_redirect_uri(uri, f"the {scheme}: scheme is not allowed")
+    if any(ch in _NOT_IN_URIS for ch in uri):
+        raise invalid_redirect_uri(uri, "contains characters not allowed in a URI (RFC 3986 §2)")
     if "@" in parts.netloc:
         raise invalid_redirect_uri(uri, "must not contain user information")
     host = (parts.hostname or "").lower()
+    if "%" in host:
+        # Browsers decode it ("claude.ai%2eevil.com" is claude.ai.evil.com); the page would not.
+        raise invalid_redirect_uri(uri, "must not percent-encode its host")
     if scheme == "https":
         if not host:
             raise invalid_redirect_uri(uri, "has no host")

@@ -11,7 +11,6 @@ wrapped so it stays bound to the registration that obtained it.
 from __future__ import annotations
 
 import base64
-import binascii
 import logging
 from typing import Any
 from urllib.parse import unquote_plus
@@ -75,7 +74,9 @@ def _credentials(request: Request, params: dict[str, str]) -> tuple[str, str | N
             raise invalid_request("use one client authentication method, not two")
         try:
             decoded = base64.b64decode(value.strip(), validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:
+            # binascii.Error, UnicodeDecodeError, and b64decode's refusal of a header byte beyond
+            # ASCII (a plain ValueError, which once escaped as a 500) are all ValueErrors.
             raise invalid_client("malformed Basic credentials") from None
         user, sep, password = decoded.partition(":")
         if not sep:

@@ -138,6 +138,10 @@ class CognitoTokenVerifier(TokenVerifier):
         # "signed" with the public key (RFC 8725 §2.1, §3.1).
         if header.get("alg") != ALGORITHM:
             raise InvalidToken(f"algorithm {header.get('alg')!r} is not {ALGORITHM}")
+        # Cognito never marks anything critical, and this verifier understands no extension, so
+        # any "crit" is refused; joserfc passes the empty list RFC 7515 §4.1.11 forbids.
+        if "crit" in header:
+            raise InvalidToken("a 'crit' header names extensions this verifier does not support")
         kid = header.get("kid")
         if not isinstance(kid, str):
             raise InvalidToken("no 'kid' in the JWS header")

@@ -44,7 +44,11 @@ def stack() -> Iterator[Stack]:
 
 def make_stale(stack: Stack, client_id: str, how: str) -> None:
     """The operator revokes the registration, or prunes idle ones (this one among them)."""
-    args = ["revoke", client_id] if how == "revoked" else ["prune", "--idle-days", "0", "--min-age", "0", "--yes"]
+    args = (
+        ["revoke", client_id]
+        if how == "revoked"
+        else ["prune", "--idle-days", "0", "--min-age", "0", "--yes"]
+    )
     done = stack.authproxy("clients", *args)
     assert done.returncode == 0, done.stderr
     assert stack.authproxy("clients", "show", "--", client_id).returncode != 0 or how == "revoked"

@@ -15,6 +15,8 @@ from .stack import Stack
 # What handshake-era clients send on every MCP request.
 HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 _ids = itertools.count()
+# As generous as the other helpers' (support.person, support.oauth): the load test queues requests.
+TIMEOUT = 30
 
 
 def initialize_params(protocol: str, client: str, version: str) -> dict[str, Any]:
@@ -33,7 +35,10 @@ def rpc(
     if params is not None:
         message.update(id=next(_ids), params=params)
     return httpx.post(
-        stack.mcp_url, content=json.dumps(message), headers={**HEADERS, **(headers or {})}
+        stack.mcp_url,
+        content=json.dumps(message),
+        headers={**HEADERS, **(headers or {})},
+        timeout=TIMEOUT,
     )
 
 

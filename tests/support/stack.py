@@ -127,9 +127,12 @@ def server_errors(log_lines: list[str]) -> list[dict[str, Any]]:
 
 
 @contextlib.contextmanager
-def dev_stack(*args: str) -> Iterator[Stack]:
+def dev_stack(
+    *args: str, env: dict[str, str] | None = None, output: list[str] | None = None
+) -> Iterator[Stack]:
     """``authproxy dev --port 0 ARGS``, stopped with SIGTERM afterwards. Its JSON logs are read at
-    the end: any request answered 500 fails the test that used the stack."""
+    the end: any request answered 500 fails the test that used the stack. ``env`` adds to its
+    environment; ``output``, if given, receives the lines it wrote to stderr once it stopped."""
     command = [str(Path(sys.executable).with_name("authproxy")), "dev", "--port", "0", *args]
     with tempfile.TemporaryFile(mode="w+") as log:
         process = subprocess.Popen(
@@ -137,7 +140,7 @@ def dev_stack(*args: str) -> Iterator[Stack]:
             stdout=subprocess.PIPE,
             stderr=log,
             text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
         try:
             yield Stack(env=_read_block(process), process=process, log=log)
@@ -149,7 +152,10 @@ def dev_stack(*args: str) -> Iterator[Stack]:
                 process.kill()
                 process.wait()
         log.seek(0)
-        errors = server_errors(log.read().splitlines())
+        lines = log.read().splitlines()
+        if output is not None:
+            output.extend(lines)
+        errors = server_errors(lines)
     assert not errors, f"authproxy dev answered 500: {errors}"
 
 

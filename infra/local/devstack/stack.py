@@ -34,6 +34,7 @@ from mcpserver.server import SCOPE_DESCRIPTIONS
 DEMO_USER = "demo"
 INSPECTOR_ORIGINS = ("http://localhost:6274", "http://127.0.0.1:6274")
 MCP_PATH = "/mcp"
+KEEP_ALIVE_SECONDS = 65
 # moto accepts any credentials; boto3 needs some to sign with.
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 _FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -280,6 +281,10 @@ def run(options: DevOptions, out: TextIO = sys.stdout) -> None:
                 access_log=False,
                 lifespan="on",
                 timeout_graceful_shutdown=3,
+                # Longer than any client keeps an idle connection (httpx: 5 s, uvicorn's own
+                # default too), as a load balancer's idle timeout (60 s) is: otherwise the server
+                # closes a connection just as a client reuses it, and the request is reset.
+                timeout_keep_alive=KEEP_ALIVE_SECONDS,
             )
             server = uvicorn.Server(config)
 

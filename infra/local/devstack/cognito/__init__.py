@@ -24,8 +24,9 @@ Options: ``resource_binding`` (Cognito resource binding for every pool), ``token
 ``devstack.cognito.browser.sign_in`` walks the login with httpx.
 
 Faults: ``POST <domain>/_standin/faults`` with ``{"path": "/oauth2/token" | "action":
-"CreateUserPoolClient", "kind": "delay" | "throttle" | "error", "seconds": 15, "count": 1}``
-(``count`` null: until cleared), ``DELETE`` clears, ``GET`` lists; in-process
+"CreateUserPoolClient", "kind": "delay" | "throttle" | "error" | "drop", "seconds": 15, "count":
+1}`` (``count`` null: until cleared; a path of the issuer host, such as
+``/<pool id>/.well-known/jwks.json``, works too), ``DELETE`` clears, ``GET`` lists; in-process
 ``standin.inject_fault(...)`` / ``standin.clear_faults()``. Stopping the stand-in ends pending
 delays, and their requests are answered.
 

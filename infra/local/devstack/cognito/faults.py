@@ -1,9 +1,11 @@
-"""Fault injection: make chosen stand-in endpoints slow, throttled or failing, on request.
+"""Fault injection: make chosen stand-in endpoints slow, throttled, failing or cut off, on request.
 
-A fault targets either a managed-login path (``/oauth2/token``) or an admin API action
-(``CreateUserPoolClient``). It is consumed by the next ``count`` matching requests, or by every
-one until cleared when ``count`` is ``None``. The registry is shared by the admin API's threads and
-the managed-login event loop, hence the lock. Stopping the stand-in ends pending delays at once:
+A fault targets either a path of the managed login (``/oauth2/token``) or of the issuer host
+(``/<pool id>/.well-known/jwks.json``), or an admin API action (``CreateUserPoolClient``). A
+``drop`` fault starts the answer and closes the connection mid-way (the admin API answers it as
+an ``error``). A fault is consumed by the next ``count`` matching requests, or by every one until
+cleared when ``count`` is ``None``. The registry is shared by the admin API's threads and the
+managed-login event loop, hence the lock. Stopping the stand-in ends pending delays at once:
 admin API ones through ``stopping``, managed-login ones through ``FaultInjection``.
 """
 
@@ -14,8 +16,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-FaultKind = Literal["delay", "throttle", "error"]
-FAULT_KINDS: tuple[FaultKind, ...] = ("delay", "throttle", "error")
+FaultKind = Literal["delay", "throttle", "error", "drop"]
+FAULT_KINDS: tuple[FaultKind, ...] = ("delay", "throttle", "error", "drop")
 MAX_DELAY_SECONDS = 600.0
 
 

@@ -1,4 +1,5 @@
-"""The issuer host's documents: OIDC discovery and the JWKS, at ``/<pool id>/.well-known/…``.
+"""The issuer host's documents: OIDC discovery and the JWKS, at ``/<pool id>/.well-known/…``,
+with the faults injected for their paths (``devstack.cognito.faults``).
 
 Real Cognito serves these on ``cognito-idp.<region>.amazonaws.com``, next to the admin API, so the
 stand-in serves them on its admin API port, in front of moto (whose own versions are partial).
@@ -58,12 +59,28 @@ class IssuerDocuments:
         match = _WELL_KNOWN.fullmatch(environ.get("PATH_INFO", ""))
         if match is None or environ.get("REQUEST_METHOD") not in {"GET", "HEAD"}:
             return self.app(environ, start_response)
+        fault = self.state.faults.take(path=environ.get("PATH_INFO", ""))
+        if fault is not None and fault.kind == "delay":
+            self.state.faults.stopping.wait(fault.seconds)
+        elif fault is not None and fault.kind == "throttle":
+            return _json(start_response, "429 Too Many Requests", {"message": "Rate exceeded"})
+        elif fault is not None and fault.kind == "error":
+            return _json(start_response, "500 Internal Server Error", {"message": "Internal"})
+        elif fault is not None:
+            return _dropped(start_response)
         pool = userpools.user_pool(match["pool_id"])
         if pool is None or match["document"] not in {"openid-configuration", "jwks.json"}:
             return _json(start_response, "404 Not Found", {"message": "Not Found"})
         if match["document"] == "jwks.json":
             return _json(start_response, "200 OK", public_jwks())
         return _json(start_response, "200 OK", openid_configuration(self.state, pool))
+
+
+def _dropped(start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """Promise a body, send part of it and fail: the server closes the connection."""
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "64")])
+    yield b'{"keys": ['
+    raise ConnectionAbortedError("fault injection: connection dropped")
 
 
 def _json(start_response: Callable[..., Any], status: str, document: Any) -> Iterable[bytes]:

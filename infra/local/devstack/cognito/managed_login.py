@@ -292,6 +292,11 @@ class FaultInjection:
             await self._delay(fault.seconds)
             await self.app(scope, receive, send)
             return
+        if fault.kind == "drop":
+            # The status line goes out, then the connection closes: uvicorn ends a response that
+            # fails after it has started by closing the connection.
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            raise ConnectionAbortedError("fault injection: connection dropped")
         response: Response
         if fault.kind == "throttle":
             response = JSONResponse({"error": "too_many_requests"}, status_code=429)

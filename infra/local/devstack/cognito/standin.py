@@ -36,6 +36,7 @@ from devstack.cognito.state import DEFAULT_CLIENT_QUOTA, Options, StandInState
 _START_TIMEOUT_SECONDS = 10.0
 _JOIN_TIMEOUT_SECONDS = 5.0
 _POLL_SECONDS = 0.005
+_KEEP_ALIVE_SECONDS = 65
 # Any credentials work against moto; boto3 only needs some.
 _CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
@@ -139,6 +140,8 @@ class CognitoStandIn:
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=_JOIN_TIMEOUT_SECONDS,
+            # Cognito's domain outlasts a client's idle connections (see devstack.stack).
+            timeout_keep_alive=_KEEP_ALIVE_SECONDS,
         )
         self._domain_server = uvicorn.Server(config)
 
