@@ -9,7 +9,6 @@ object starts to require without the template wiring it fails here, naming the v
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -26,32 +25,16 @@ from support import sam_template
 from support.sam_template import (
     DOMAIN,
     EXISTING_POOL,
+    FACADE_PATHS,
+    MCP_PATHS,
     NEW_POOL,
     REGION,
     TEMPLATE,
     Deployment,
+    alb_path_matches,
     function_environment,
 )
 
-# The paths each deployable serves on the one origin (design D7).
-FACADE_PATHS = (
-    "/.well-known/oauth-authorization-server",
-    "/.well-known/oauth-authorization-server/mcp",
-    "/.well-known/openid-configuration",
-    "/.well-known/openid-configuration/mcp",
-    "/register",
-    "/register/3f2c8a9e-client",
-    "/authorize",
-    "/consent",
-    "/callback",
-    "/token",
-    "/revoke",
-)
-MCP_PATHS = (
-    "/mcp",
-    "/.well-known/oauth-protected-resource",
-    "/.well-known/oauth-protected-resource/mcp",
-)
 UNROUTED_PATHS = ("/", "/admin", "/mcp/other", "/.well-known/security.txt", "/tokens")
 
 # Actions AWS authorizes only with Resource "*" (no resource-level permissions).
@@ -146,14 +129,6 @@ def test_sam_transform_leaves_plain_cloudformation(deployed: dict[str, Any]) -> 
 
 
 # ---------------------------------------------------------------------------------------- routing
-
-
-def alb_path_matches(pattern: str, path: str) -> bool:
-    """ALB path-pattern semantics: case-sensitive, ``*`` any run of characters, ``?`` one."""
-    regex = "".join(
-        ".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern
-    )
-    return re.fullmatch(regex, path) is not None
 
 
 def function_behind(deployed: Mapping[str, Any], target_group: str) -> str:

@@ -20,6 +20,25 @@ REGION = "eu-west-1"
 ACCOUNT = "123456789012"
 DOMAIN = "mcp.example.com"
 
+# The paths each deployable serves on the one origin (design D7).
+FACADE_PATHS = (
+    "/.well-known/oauth-authorization-server",
+    "/.well-known/oauth-authorization-server/mcp",
+    "/.well-known/openid-configuration",
+    "/.well-known/openid-configuration/mcp",
+    "/register",
+    "/register/3f2c8a9e-client",
+    "/authorize",
+    "/consent",
+    "/callback",
+    "/token",
+    "/revoke",
+)
+MCP_PATHS = (
+    "/mcp",
+    "/.well-known/oauth-protected-resource",
+    "/.well-known/oauth-protected-resource/mcp",
+)
 # Environment variables Lambda sets itself and refuses in a function's configuration.
 LAMBDA_RESERVED = frozenset(
     {
@@ -51,6 +70,14 @@ EXISTING_POOL = {
     "ExistingUserPoolId": f"{REGION}_Existing42",
     "ExistingCognitoDomain": "https://login.example.com",
 }
+
+
+def alb_path_matches(pattern: str, path: str) -> bool:
+    """ALB path-pattern semantics: case-sensitive, ``*`` any run of characters, ``?`` one."""
+    regex = "".join(
+        ".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern
+    )
+    return re.fullmatch(regex, path) is not None
 
 
 def load() -> dict[str, Any]:
@@ -121,9 +148,9 @@ class Deployment:
             return [self.value(item) for item in node]
         if not isinstance(node, dict):
             return node if isinstance(node, str) else json.dumps(node)
-        if len(node) != 1:
+        ((function, argument), *more) = node.items()
+        if more or not (function == "Ref" or function.startswith("Fn::")):
             return {key: self.value(item) for key, item in node.items()}
-        ((function, argument),) = node.items()
         if function == "Ref":
             return self.ref(argument)
         if function == "Fn::If":
@@ -131,6 +158,15 @@ class Deployment:
             return self.value(when_true if self.condition(name) else when_false)
         if function == "Fn::GetAtt":
             return self.ref(".".join(argument))
+        if function == "Fn::Join":
+            separator, items = argument
+            return separator.join(self.value(items))
+        if function == "Fn::Split":
+            separator, text = argument
+            return self.value(text).split(separator)
+        if function == "Fn::Select":
+            index, items = argument
+            return self.value(items)[int(index)]
         if function == "Fn::FindInMap":
             mapping, key, entry = (self.value(a) for a in argument)
             return self.template["Mappings"][mapping][key][entry]
