@@ -278,7 +278,8 @@ def apply_what_moto_ignores(deployment: Deployment, physical: Mapping[str, str])
 
 
 def provision_after(deployed: Deployed, deployment: Deployment, later: set[str]) -> None:
-    """The aliases, the log bucket's policy, the web ACL and its association, and the alarms."""
+    """What the stack could not create, once it exists: the log bucket's policy, the web ACL and
+    its association, the dashboard and the alarms (plus what moto ignored)."""
     resources = deployment.template["Resources"]
     physical = deployed.physical
     deployment.physical.update(physical)
@@ -294,41 +295,45 @@ def provision_after(deployed: Deployed, deployment: Deployment, later: set[str])
             deployment.attributes[f"{name}.Arn"] = f"arn:aws:s3:::{physical[name]}"
 
     apply_what_moto_ignores(deployment, physical)
-    for name in sorted(later):
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    wafv2 = boto3.client("wafv2", region_name=REGION)
+    # Kinds in dependency order: an association names its web ACL.
+    order = [
+        "AWS::Lambda::Alias",  # created between the two passes (create_aliases)
+        "AWS::S3::BucketPolicy",
+        "AWS::WAFv2::WebACL",
+        "AWS::WAFv2::WebACLAssociation",
+        "AWS::CloudWatch::Dashboard",
+        "AWS::CloudWatch::Alarm",
+    ]
+    deployed_here = {
+        name
+        for name in later
+        if "Condition" not in resources[name] or deployment.condition(resources[name]["Condition"])
+    }
+    for name in sorted(deployed_here, key=lambda n: (order.index(resources[n]["Type"]), n)):
         resource = resources[name]
         kind = resource["Type"]
-        if "Condition" in resource and not deployment.condition(resource["Condition"]):
+        if kind == "AWS::Lambda::Alias":
             continue
+        properties = resolve(deployment, resource["Properties"])
         if kind == "AWS::S3::BucketPolicy":
-            properties = resolve(deployment, resource["Properties"])
             boto3.client("s3", region_name=REGION).put_bucket_policy(
                 Bucket=properties["Bucket"], Policy=json.dumps(properties["PolicyDocument"])
             )
         elif kind == "AWS::WAFv2::WebACL":
-            properties = resolve(deployment, resource["Properties"])
             for rule in properties["Rules"]:
                 statement = rule["Statement"]["RateBasedStatement"]
                 statement["Limit"] = int(statement["Limit"])
-            summary = boto3.client("wafv2", region_name=REGION).create_web_acl(**properties)
-            deployed.web_acl_arn = summary["Summary"]["ARN"]
+            deployed.web_acl_arn = wafv2.create_web_acl(**properties)["Summary"]["ARN"]
             deployment.attributes[f"{name}.Arn"] = deployed.web_acl_arn
-    for name in sorted(later):
-        resource = resources[name]
-        kind = resource["Type"]
-        if "Condition" in resource and not deployment.condition(resource["Condition"]):
-            continue
-        if kind == "AWS::WAFv2::WebACLAssociation":
-            properties = resolve(deployment, resource["Properties"])
-            boto3.client("wafv2", region_name=REGION).associate_web_acl(**properties)
+        elif kind == "AWS::WAFv2::WebACLAssociation":
+            wafv2.associate_web_acl(**properties)
         elif kind == "AWS::CloudWatch::Dashboard":
-            properties = resolve(deployment, resource["Properties"])
-            boto3.client("cloudwatch", region_name=REGION).put_dashboard(**properties)
-        elif kind == "AWS::CloudWatch::Alarm":
-            properties = resolve(deployment, resource["Properties"])
+            cloudwatch.put_dashboard(**properties)
+        else:
             properties["Threshold"] = float(properties["Threshold"])
-            boto3.client("cloudwatch", region_name=REGION).put_metric_alarm(
-                AlarmName=f"{STACK}-{name}", **properties
-            )
+            cloudwatch.put_metric_alarm(AlarmName=f"{STACK}-{name}", **properties)
 
 
 @pytest.fixture(scope="module")
