@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cfnlint.decode import cfn_yaml
+
+from support import sam_template
+from support.sam_template import TEMPLATE
 
 ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = ROOT / "infra" / "aws" / "template.yaml"
 CHECKOV = ROOT / ".venv-tools" / "checkov" / "bin" / "checkov"
 
 
@@ -66,7 +67,7 @@ def test_every_suppression_says_why(report: dict[str, Any]) -> None:
 
 
 def test_suppressions_in_the_template_are_id_and_comment_pairs() -> None:
-    template = json.loads(json.dumps(cfn_yaml.load(str(TEMPLATE))))
+    template = sam_template.load()
     seen = 0
     for name, resource in template["Resources"].items():
         for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):

@@ -16,15 +16,12 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-from cfnlint.decode import cfn_yaml
 
 from servicekit.metrics import CATALOGUE, NAMESPACE
-
-TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "aws" / "template.yaml"
+from support import sam_template
 
 # SEARCH('{Namespace,Dim1,Dim2} MetricName="Name" Service="authproxy"', 'Stat', Period)
 SEARCH = re.compile(
@@ -54,7 +51,7 @@ class Reference:
 
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    return json.loads(json.dumps(cfn_yaml.load(str(TEMPLATE))))
+    return sam_template.load()
 
 
 def dashboard_body(template: dict[str, Any]) -> dict[str, Any]:
