@@ -3,8 +3,9 @@
 This proves that the template's resources create and wire up, without an AWS account: the stack
 reaches CREATE_COMPLETE, the table is the one the store expects, each function's environment, as
 CloudFormation resolved it, satisfies its deployable's ``Settings.from_env``, the roles name the
-table, the pool and the secrets that exist, and the listener routes each path to the function
-that serves it.
+table, the pool and the secrets that exist, the listener routes each path to the function that
+serves it, the web ACL guards the load balancer, and the alarms and the dashboard watch the
+functions, load balancer and topic the stack created.
 
 moto 5.2.5's CloudFormation cannot create every type the template uses. Those resources are
 provisioned instead through their own moto service APIs, from the template's properties, and their
@@ -13,9 +14,9 @@ provisioned instead through their own moto service APIs, from the template's pro
 - before the stack: ``AWS::Cognito::UserPool``, ``UserPoolDomain`` and ``UserPoolResourceServer``
   (Cognito IdP API, with the scopes), ``AWS::SecretsManager::Secret`` (values from
   ``GetRandomPassword`` with the template's ``GenerateSecretString``);
-- after the stack, because they need what it created: ``AWS::Lambda::Alias`` (its ARN is
-  substituted as ``<function ARN>:live`` so the permissions and target groups name it),
-  ``AWS::S3::BucketPolicy`` (the load balancer's log delivery; the load balancer's ``DependsOn``
+- between the stack's creation and its update (below): ``AWS::Lambda::Alias`` (Lambda API, on
+  the version the stack published; its ARN is substituted where the template names it);
+- after the stack, because they need what it created: ``AWS::S3::BucketPolicy`` (the load balancer's log delivery; the load balancer's ``DependsOn``
   on it is dropped), ``AWS::WAFv2::WebACL`` and ``WebACLAssociation`` (WAFv2 API), every
   ``AWS::CloudWatch::Alarm`` (``PutMetricAlarm``), and the ``AWS::CloudWatch::Dashboard``
   (``PutDashboard``): moto creates dashboards, but its target groups answer no ``Fn::GetAtt``, and
@@ -97,7 +98,6 @@ NOT_DEPLOYED_HERE = frozenset({"AWS::SNS::Subscription"})
 class Deployed:
     """What the deployment produced: physical ids by logical id, and the stack's outcome."""
 
-    template: dict[str, Any]
     status: str
     updated: str = ""
     physical: dict[str, str] = field(default_factory=dict)
@@ -371,7 +371,7 @@ def deployed() -> Iterator[Deployed]:
         cloudformation.create_stack(
             TemplateBody=json.dumps(stack_template(template, values, later)), **arguments
         )
-        result = Deployed(template=template, status=stack_status(cloudformation))
+        result = Deployed(status=stack_status(cloudformation))
         result.physical.update(values)
         result.physical.update(stack_resources(cloudformation))
         aliases = create_aliases(template, result.physical)
