@@ -16,8 +16,9 @@ provisioned instead through their own moto service APIs, from the template's pro
   ``GetRandomPassword`` with the template's ``GenerateSecretString``);
 - between the stack's creation and its update (below): ``AWS::Lambda::Alias`` (Lambda API, on
   the version the stack published; its ARN is substituted where the template names it);
-- after the stack, because they need what it created: ``AWS::S3::BucketPolicy`` (the load balancer's log delivery; the load balancer's ``DependsOn``
-  on it is dropped), ``AWS::WAFv2::WebACL`` and ``WebACLAssociation`` (WAFv2 API), every
+- after the stack, because they need what it created: ``AWS::S3::BucketPolicy`` (the load
+  balancer's log delivery; the load balancer's ``DependsOn`` on it is dropped),
+  ``AWS::WAFv2::WebACL`` and ``WebACLAssociation`` (WAFv2 API), every
   ``AWS::CloudWatch::Alarm`` (``PutMetricAlarm``), and the ``AWS::CloudWatch::Dashboard``
   (``PutDashboard``): moto creates dashboards, but its target groups answer no ``Fn::GetAtt``, and
   the dashboard reads their ``TargetGroupFullName``.
