@@ -1,11 +1,11 @@
 """The SAM-transformed template deployed into moto's CloudFormation (in-process ``mock_aws``).
 
-This proves that the template's resources create and wire up, without an AWS account: the stack
-reaches CREATE_COMPLETE, the table is the one the store expects, each function's environment, as
-CloudFormation resolved it, satisfies its deployable's ``Settings.from_env``, the roles name the
-table, the pool and the secrets that exist, the listener routes each path to the function that
-serves it, the web ACL guards the load balancer, and the alarms and the dashboard watch the
-functions, load balancer and topic the stack created.
+For a new pool and for an existing one, this proves that the template's resources create and wire
+up without an AWS account: the stack reaches CREATE_COMPLETE, the table is the one the store
+expects, each function's environment, as CloudFormation resolved it, satisfies its deployable's
+``Settings.from_env``, the roles name the table, the pool and the secrets that exist, the listener
+routes each path to the function that serves it, the web ACL guards the load balancer, and the
+alarms and the dashboard watch the functions, load balancer and topic the stack created.
 
 moto 5.2.5's CloudFormation cannot create every type the template uses. Those resources are
 provisioned instead through their own moto service APIs, from the template's properties, and their
@@ -100,6 +100,9 @@ class Deployed:
     """What the deployment produced: physical ids by logical id, and the stack's outcome."""
 
     status: str
+    #: The pool the functions use: the stack's own, or the existing one named by parameters.
+    pool_id: str = ""
+    cognito_domain: str = ""
     updated: str = ""
     physical: dict[str, str] = field(default_factory=dict)
     web_acl_arn: str = ""
@@ -151,30 +154,36 @@ def code_zip() -> bytes:
     return buffer.getvalue()
 
 
+def create_pool(properties: Mapping[str, Any]) -> dict[str, Any]:
+    """A user pool through the Cognito IdP API from ``AWS::Cognito::UserPool`` properties."""
+    return boto3.client("cognito-idp", region_name=REGION).create_user_pool(
+        PoolName=properties["UserPoolName"],
+        DeletionProtection=properties["DeletionProtection"],
+        UsernameAttributes=properties["UsernameAttributes"],
+        AutoVerifiedAttributes=properties["AutoVerifiedAttributes"],
+        AdminCreateUserConfig=properties["AdminCreateUserConfig"],
+        MfaConfiguration=properties["MfaConfiguration"],
+        Policies=properties["Policies"],
+    )["UserPool"]
+
+
 def provision_before(deployment: Deployment) -> dict[str, Any]:
-    """The Cognito pool, domain, resource server and the secrets, from the template's properties;
-    returns what their ``Ref``/``Fn::GetAtt`` stand for."""
+    """The Cognito pool and domain (when the stack creates them), the resource server and the
+    secrets, from the template's properties; returns what their ``Ref``/``Fn::GetAtt`` stand
+    for."""
     cognito = boto3.client("cognito-idp", region_name=REGION)
     secrets = boto3.client("secretsmanager", region_name=REGION)
     resources = deployment.template["Resources"]
     values: dict[str, Any] = {}
 
-    pool = resolve(deployment, resources["UserPool"]["Properties"])
-    created = cognito.create_user_pool(
-        PoolName=pool["UserPoolName"],
-        DeletionProtection=pool["DeletionProtection"],
-        UsernameAttributes=pool["UsernameAttributes"],
-        AutoVerifiedAttributes=pool["AutoVerifiedAttributes"],
-        AdminCreateUserConfig=pool["AdminCreateUserConfig"],
-        MfaConfiguration=pool["MfaConfiguration"],
-        Policies=pool["Policies"],
-    )["UserPool"]
-    values["UserPool"] = deployment.physical["UserPool"] = created["Id"]
-    values["UserPool.Arn"] = created["Arn"]
+    if deployment.condition(resources["UserPool"]["Condition"]):
+        created = create_pool(resolve(deployment, resources["UserPool"]["Properties"]))
+        values["UserPool"] = deployment.physical["UserPool"] = created["Id"]
+        values["UserPool.Arn"] = created["Arn"]
 
-    domain = resolve(deployment, resources["UserPoolDomain"]["Properties"])
-    cognito.create_user_pool_domain(Domain=domain["Domain"], UserPoolId=domain["UserPoolId"])
-    values["UserPoolDomain"] = deployment.physical["UserPoolDomain"] = domain["Domain"]
+        domain = resolve(deployment, resources["UserPoolDomain"]["Properties"])
+        cognito.create_user_pool_domain(Domain=domain["Domain"], UserPoolId=domain["UserPoolId"])
+        values["UserPoolDomain"] = deployment.physical["UserPoolDomain"] = domain["Domain"]
 
     server = resolve(deployment, resources["McpResourceServer"]["Properties"])
     cognito.create_resource_server(
@@ -221,7 +230,7 @@ def references(node: Any) -> set[str]:
 
 
 def stack_template(
-    template: Mapping[str, Any],
+    deployment: Deployment,
     values: Mapping[str, Any],
     later: set[str],
     aliases: Mapping[str, str] | None = None,
@@ -229,7 +238,9 @@ def stack_template(
     """The template CloudFormation gets: provisioned resources replaced by their values and the
     ones provisioned after the stack left out. Without ``aliases`` (the first pass) it also
     leaves out whatever names an alias, which cannot exist before the functions' versions do;
-    the second pass (an update) adds those, each alias named by its ARN."""
+    the second pass (an update) adds those, each alias named by its ARN. Resources whose
+    condition is false with these parameters are left out, as CloudFormation would."""
+    template = deployment.template
     resources = template["Resources"]
     waiting = {n for n, r in resources.items() if r["Type"] == "AWS::Lambda::Alias"}
     if aliases is None:
@@ -238,9 +249,16 @@ def stack_template(
             dependents = {n for n, r in resources.items() if references(r) & waiting}
             grew = not dependents <= waiting
             waiting |= dependents
+    absent = {
+        n
+        for n, r in resources.items()
+        if "Condition" in r and not deployment.condition(r["Condition"])
+    }
     kept = {}
     for name, resource in resources.items():
-        if name in values or name in later or (aliases is None and name in waiting):
+        if name in values or name in later or name in absent:
+            continue
+        if aliases is None and name in waiting:
             continue
         resource = substitute(resource, {**values, **(aliases or {})})
         depends = resource.get("DependsOn")
@@ -337,8 +355,8 @@ def provision_after(deployed: Deployed, deployment: Deployment, later: set[str])
             cloudwatch.put_metric_alarm(AlarmName=f"{STACK}-{name}", **properties)
 
 
-@pytest.fixture(scope="module")
-def deployed() -> Iterator[Deployed]:
+@pytest.fixture(scope="module", params=["new-pool", "existing-pool"])
+def deployed(request: pytest.FixtureRequest) -> Iterator[Deployed]:
     with pytest.MonkeyPatch.context() as env, mock_aws():
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
             env.setenv(name, "testing")
@@ -354,6 +372,14 @@ def deployed() -> Iterator[Deployed]:
             DomainName=DOMAIN
         )["CertificateArn"]
         parameters = {"DomainName": DOMAIN, "CertificateArn": certificate}
+        if request.param == "existing-pool":
+            existing = create_pool(
+                template["Resources"]["UserPool"]["Properties"] | {"UserPoolName": "existing"}
+            )
+            parameters |= {
+                "ExistingUserPoolId": existing["Id"],
+                "ExistingCognitoDomain": "https://login.example.com",
+            }
 
         deployment = Deployment(template, parameters, physical={})
         values = provision_before(deployment)
@@ -370,14 +396,21 @@ def deployed() -> Iterator[Deployed]:
             "Capabilities": ["CAPABILITY_IAM"],
         }
         cloudformation.create_stack(
-            TemplateBody=json.dumps(stack_template(template, values, later)), **arguments
+            TemplateBody=json.dumps(stack_template(deployment, values, later)), **arguments
         )
         result = Deployed(status=stack_status(cloudformation))
+        if request.param == "existing-pool":
+            result.pool_id = parameters["ExistingUserPoolId"]
+            result.cognito_domain = parameters["ExistingCognitoDomain"]
+        else:
+            result.pool_id = values["UserPool"]
+            domain = values["UserPoolDomain"]
+            result.cognito_domain = f"https://{domain}.auth.{REGION}.amazoncognito.com"
         result.physical.update(values)
         result.physical.update(stack_resources(cloudformation))
         aliases = create_aliases(template, result.physical)
         cloudformation.update_stack(
-            TemplateBody=json.dumps(stack_template(template, values, later, aliases)),
+            TemplateBody=json.dumps(stack_template(deployment, values, later, aliases)),
             **arguments,
         )
         result.updated = stack_status(cloudformation)
@@ -461,17 +494,14 @@ def environment(deployed: Deployed, function: str) -> dict[str, str]:
 def test_functions_environments_satisfy_their_settings(deployed: Deployed) -> None:
     facade = authproxy_settings.Settings.from_env(environment(deployed, "AuthProxyFunction"))
     mcp = mcpserver_settings.Settings.from_env(environment(deployed, "McpServerFunction"))
-    pool = deployed.physical["UserPool"]
+    pool = deployed.pool_id
     assert facade.user_pool_id == pool
     assert mcp.cognito_issuer == f"https://cognito-idp.{REGION}.amazonaws.com/{pool}"
     assert facade.store_url == f"dynamodb://{deployed.physical['RegistrationsTable']}"
     assert facade.secret_arn == deployed.physical["SealingSecret"]
     assert facade.issuer == mcp.issuer == f"https://{DOMAIN}"
     assert facade.default_resource.uri == mcp.mcp_url == f"https://{DOMAIN}/mcp"
-    domain = deployed.physical["UserPoolDomain"]
-    assert environment(deployed, "AuthProxyFunction")["COGNITO_DOMAIN"] == (
-        f"https://{domain}.auth.{REGION}.amazoncognito.com"
-    )
+    assert environment(deployed, "AuthProxyFunction")["COGNITO_DOMAIN"] == deployed.cognito_domain
     # The pool's resource server grants exactly the scopes the two deployables use.
     server = boto3.client("cognito-idp", region_name=REGION).describe_resource_server(
         UserPoolId=pool, Identifier=mcp.mcp_url
@@ -514,7 +544,7 @@ def test_roles_name_the_resources_that_exist(deployed: Deployed) -> None:
         TableName=deployed.physical["RegistrationsTable"]
     )["Table"]["TableArn"]
     pool = boto3.client("cognito-idp", region_name=REGION).describe_user_pool(
-        UserPoolId=deployed.physical["UserPool"]
+        UserPoolId=deployed.pool_id
     )["UserPool"]["Arn"]
     facade = role_statements(deployed, "AuthProxyFunction")
     assert resources_for(facade, "dynamodb:") == {table}
