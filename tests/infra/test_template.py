@@ -9,49 +9,33 @@ object starts to require without the template wiring it fails here, naming the v
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from cfnlint.api import lint_file
 from cfnlint.config import ManualArgs
-from cfnlint.decode import cfn_yaml
 from moto import mock_aws
-from samtranslator.parser.parser import Parser
-from samtranslator.translator.translator import Translator
 
 from authproxy import settings as authproxy_settings
 from authproxy.store import dynamodb
 from mcpserver import settings as mcpserver_settings
 from mcpserver.server import SCOPE_DESCRIPTIONS
-
-TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "aws" / "template.yaml"
-REGION = "eu-west-1"
-ACCOUNT = "123456789012"
-DOMAIN = "mcp.example.com"
-
-# The paths each deployable serves on the one origin (design D7).
-FACADE_PATHS = (
-    "/.well-known/oauth-authorization-server",
-    "/.well-known/oauth-authorization-server/mcp",
-    "/.well-known/openid-configuration",
-    "/.well-known/openid-configuration/mcp",
-    "/register",
-    "/register/3f2c8a9e-client",
-    "/authorize",
-    "/consent",
-    "/callback",
-    "/token",
-    "/revoke",
+from support import sam_template
+from support.sam_template import (
+    DOMAIN,
+    EXISTING_POOL,
+    FACADE_PATHS,
+    MCP_PATHS,
+    NEW_POOL,
+    REGION,
+    TEMPLATE,
+    Deployment,
+    alb_path_matches,
+    function_environment,
 )
-MCP_PATHS = (
-    "/mcp",
-    "/.well-known/oauth-protected-resource",
-    "/.well-known/oauth-protected-resource/mcp",
-)
+
 UNROUTED_PATHS = ("/", "/admin", "/mcp/other", "/.well-known/security.txt", "/tokens")
 
 # Actions AWS authorizes only with Resource "*" (no resource-level permissions).
@@ -102,62 +86,16 @@ POOL_ARN = {
         },
     ]
 }
-# Environment variables Lambda sets itself and refuses in a function's configuration.
-LAMBDA_RESERVED = frozenset(
-    {
-        "_HANDLER",
-        "_X_AMZN_TRACE_ID",
-        "AWS_ACCESS_KEY",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_DEFAULT_REGION",
-        "AWS_EXECUTION_ENV",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-        "AWS_LAMBDA_FUNCTION_NAME",
-        "AWS_LAMBDA_FUNCTION_VERSION",
-        "AWS_LAMBDA_INITIALIZATION_TYPE",
-        "AWS_LAMBDA_LOG_GROUP_NAME",
-        "AWS_LAMBDA_LOG_STREAM_NAME",
-        "AWS_LAMBDA_RUNTIME_API",
-        "AWS_REGION",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SECRET_KEY",
-        "AWS_SESSION_TOKEN",
-        "LAMBDA_RUNTIME_DIR",
-        "LAMBDA_TASK_ROOT",
-    }
-)
-
-NEW_POOL = {"DomainName": DOMAIN, "CertificateArn": f"arn:aws:acm:{REGION}:{ACCOUNT}:certificate/1"}
-EXISTING_POOL = {
-    **NEW_POOL,
-    "ExistingUserPoolId": f"{REGION}_Existing42",
-    "ExistingCognitoDomain": "https://login.example.com",
-}
 
 
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    """The template as written, short-form intrinsics expanded (``!Ref`` → ``{"Ref": …}``)."""
-    return json.loads(json.dumps(cfn_yaml.load(str(TEMPLATE))))
+    return sam_template.load()
 
 
 @pytest.fixture(scope="module")
 def deployed(template: dict[str, Any]) -> dict[str, Any]:
-    """The template after the SAM transform, as ``sam deploy`` hands it to CloudFormation.
-
-    ``sam package`` replaces each local ``CodeUri`` with the S3 object it uploaded; doing the same
-    here is what lets the transform run offline.
-    """
-    packaged = json.loads(json.dumps(template))
-    for name, resource in packaged["Resources"].items():
-        if resource["Type"] == "AWS::Serverless::Function":
-            resource["Properties"]["CodeUri"] = f"s3://artifacts/{name}.zip"
-    translator = Translator(
-        managed_policy_map={},
-        sam_parser=Parser(),
-        boto_session=boto3.Session(region_name=REGION),
-    )
-    return translator.translate(packaged, parameter_values={})
+    return sam_template.transform(template)
 
 
 def resources_of(template: Mapping[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -192,14 +130,6 @@ def test_sam_transform_leaves_plain_cloudformation(deployed: dict[str, Any]) -> 
 
 
 # ---------------------------------------------------------------------------------------- routing
-
-
-def alb_path_matches(pattern: str, path: str) -> bool:
-    """ALB path-pattern semantics: case-sensitive, ``*`` any run of characters, ``?`` one."""
-    regex = "".join(
-        ".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern
-    )
-    return re.fullmatch(regex, path) is not None
 
 
 def function_behind(deployed: Mapping[str, Any], target_group: str) -> str:
@@ -413,70 +343,6 @@ def test_stopping_instances_needs_the_stoppable_tag(deployed: dict[str, Any]) ->
 # ------------------------------------------------------------------------------- wiring to settings
 
 
-class Deployment:
-    """Resolves intrinsic functions as CloudFormation would for one set of parameter values."""
-
-    def __init__(
-        self, template: Mapping[str, Any], parameters: Mapping[str, str], physical: dict[str, str]
-    ) -> None:
-        self.template = template
-        self.parameters = {
-            name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()
-        } | dict(parameters)
-        self.pseudo = {
-            "AWS::AccountId": ACCOUNT,
-            "AWS::Partition": "aws",
-            "AWS::Region": REGION,
-            "AWS::StackName": "authproxy",
-            "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/authproxy/6a1b2c3d",
-        }
-        self.physical = physical
-
-    def condition(self, name: str) -> bool:
-        return self.truth(self.template["Conditions"][name])
-
-    def truth(self, expression: Mapping[str, Any]) -> bool:
-        ((function, argument),) = expression.items()
-        if function == "Fn::Equals":
-            left, right = (self.value(a) for a in argument)
-            return left == right
-        if function == "Fn::Not":
-            return not self.truth(argument[0])
-        if function == "Condition":
-            return self.condition(argument)
-        raise AssertionError(f"condition function {function} is not modelled here")
-
-    def value(self, node: Any) -> Any:
-        if isinstance(node, list):
-            return [self.value(item) for item in node]
-        if not isinstance(node, dict):
-            return node if isinstance(node, str) else json.dumps(node)
-        if len(node) != 1:
-            return {key: self.value(item) for key, item in node.items()}
-        ((function, argument),) = node.items()
-        if function == "Ref":
-            return self.ref(argument)
-        if function == "Fn::If":
-            name, when_true, when_false = argument
-            return self.value(when_true if self.condition(name) else when_false)
-        if function == "Fn::Sub":
-            pattern, variables = argument if isinstance(argument, list) else (argument, {})
-            local = {key: self.value(item) for key, item in variables.items()}
-            return re.sub(
-                r"\$\{([^}]+)\}",
-                lambda m: local.get(m[1]) or self.ref(m[1]),
-                pattern,
-            )
-        raise AssertionError(f"intrinsic {function} is not modelled here")
-
-    def ref(self, name: str) -> str:
-        if name in self.pseudo:
-            return self.pseudo[name]
-        if name in self.parameters:
-            return self.parameters[name]
-        return self.physical[name]
-
-
 def physical_ids(deployed: Mapping[str, Any]) -> dict[str, str]:
     """What ``Ref`` returns for each resource; secrets are created in moto's Secrets Manager."""
     client = boto3.client("secretsmanager", region_name=REGION)
@@ -491,14 +357,6 @@ def physical_ids(deployed: Mapping[str, Any]) -> dict[str, str]:
         else:
             ids[name] = f"authproxy-{name}-1A2B3C"
     return ids
-
-
-def function_environment(deployment: Deployment, function: str) -> dict[str, str]:
-    """The function's environment on Lambda: its configured variables plus the runtime's own."""
-    properties = deployment.template["Resources"][function]["Properties"]
-    configured = deployment.value(properties["Environment"]["Variables"])
-    assert not set(configured) & LAMBDA_RESERVED
-    return configured | {"AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION}
 
 
 @pytest.fixture
