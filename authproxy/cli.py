@@ -7,36 +7,24 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from .cognito_admin import CognitoAdminError
 from .settings import SettingsError
 from .store import StoreUnavailable
 
-
-@contextlib.contextmanager
-def stopped_by_signals() -> Iterator[None]:
-    """uvicorn shuts down gracefully on SIGINT and SIGTERM, then raises the signal again; these
-    handlers turn that into a normal exit, so cleanup runs and the exit status is 0."""
-
-    def stop(signum: int, frame: object) -> None:
-        raise SystemExit(0)
-
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+# The local stack lives in the repository, not in the wheel: ``authproxy dev`` runs from a checkout.
+LOCAL_STACK = Path(__file__).resolve().parents[1] / "infra" / "local"
 
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
+
+    from servicekit.serving import stopped_by_signals
 
     from .app import create_app
     from .settings import Settings
@@ -48,11 +36,14 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _dev(args: argparse.Namespace) -> int:
+    if (LOCAL_STACK / "devstack").is_dir() and str(LOCAL_STACK) not in sys.path:
+        sys.path.append(str(LOCAL_STACK))
     try:
         from devstack.stack import DevOptions, run
-    except ImportError as exc:  # the local stack is a development extra
+    except ImportError as exc:  # the local stack is in the checkout, with the development extra
         print(
-            f"authproxy dev needs the development install: pip install -e '.[dev]' ({exc})",
+            "authproxy dev runs from a checkout of the repository with the development install: "
+            f"pip install -e '.[dev]' ({exc})",
             file=sys.stderr,
         )
         return 2

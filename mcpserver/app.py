@@ -22,19 +22,22 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 from starlette.types import Scope
 
-from mcpserver.auth import BearerAuthMiddleware, CognitoTokenVerifier
-from mcpserver.jwks import KeySource, RemoteJWKS, StaticJWKS
-from mcpserver.metadata import (
-    WELL_KNOWN,
+from mcpserver.server import DESTRUCTIVE_TOOLS, build_server
+from mcpserver.sessions import SessionBindingMiddleware, SessionIds
+from mcpserver.settings import Settings
+from mcpserver.transport import StatelessTransport
+from resourcekit import (
+    BearerAuthMiddleware,
+    CognitoTokenVerifier,
+    KeySource,
+    RemoteJWKS,
+    StaticJWKS,
     metadata_endpoint,
     metadata_path,
     metadata_url,
     protected_resource_metadata,
 )
-from mcpserver.server import DESTRUCTIVE_TOOLS, build_server
-from mcpserver.sessions import SessionBindingMiddleware, SessionIds
-from mcpserver.settings import Settings
-from mcpserver.transport import StatelessTransport
+from resourcekit.metadata import WELL_KNOWN
 from servicekit import logs
 
 
@@ -65,6 +68,7 @@ def subject_of(scope: Scope) -> dict[str, Any]:
 def create_app(settings: Settings) -> Starlette:
     """Build the MCP resource server for ``settings``."""
     logs.configure("mcpserver", settings.log_level, libraries=("mcp", "mangum"))
+    logs.configure("resourcekit", settings.log_level)
     verifier = CognitoTokenVerifier(
         issuer=settings.cognito_issuer,
         resource=settings.mcp_url,

@@ -25,8 +25,8 @@ from mcpserver.auth import (
     KeySetUnavailable,
     is_bound_to_resource,
 )
-from mcpserver.jwks import RemoteJWKS
-from mcpserver.metadata import (
+from resourcekit.jwks import RemoteJWKS
+from resourcekit.metadata import (
     metadata_endpoint,
     metadata_path,
     metadata_url,

@@ -27,8 +27,8 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
-from authproxy.cli import stopped_by_signals
 from devstack.cognito import CognitoStandIn
+from servicekit.serving import stopped_by_signals
 
 DEMO_USER = "demo"
 INSPECTOR_ORIGINS = ("http://localhost:6274", "http://127.0.0.1:6274")
