@@ -38,6 +38,7 @@ from resourcekit import (
     protected_resource_metadata,
 )
 from resourcekit.metadata import WELL_KNOWN
+from resourcekit.middleware import CORS_REQUEST_HEADERS
 from servicekit import logs
 
 
@@ -46,17 +47,6 @@ def key_source(settings: Settings) -> KeySource:
     if settings.jwks_file:
         return StaticJWKS.from_file(settings.jwks_file)
     return RemoteJWKS(settings.jwks_url)
-
-
-CORS_REQUEST_HEADERS = (
-    "authorization",
-    "content-type",
-    "last-event-id",
-    "mcp-method",
-    "mcp-name",
-    "mcp-protocol-version",
-    "mcp-session-id",
-)
 
 
 def subject_of(scope: Scope) -> dict[str, Any]:

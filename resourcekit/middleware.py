@@ -35,6 +35,17 @@ logger = logging.getLogger(__name__)
 # it has a token, far below the 4 MB an authenticated request may carry (ISSUE 8 item 10).
 CHALLENGE_BODY_LIMIT = 64 * 1024
 
+# What a browser-based MCP client sends cross-origin (for CORS preflight answers).
+CORS_REQUEST_HEADERS = (
+    "authorization",
+    "content-type",
+    "last-event-id",
+    "mcp-method",
+    "mcp-name",
+    "mcp-protocol-version",
+    "mcp-session-id",
+)
+
 # Deliberately vague about why a token was refused: the reason goes to the log, not to a prober.
 _DESCRIPTIONS = {
     None: "An access token is required",

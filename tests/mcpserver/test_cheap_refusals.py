@@ -109,7 +109,8 @@ async def test_issue8_cheap_refusal_names_the_tool_scope_from_the_mcp_name_heade
     )
     assert status == 401
     assert taken == 0
-    assert f'scope="{settings.mcp_url}/read {settings.mcp_url}/write"' in headers["www-authenticate"]
+    both = f'scope="{settings.mcp_url}/read {settings.mcp_url}/write"'
+    assert both in headers["www-authenticate"]
 
 
 async def test_issue8_cheap_refusal_names_the_tool_scope_from_a_small_body(
@@ -117,7 +118,8 @@ async def test_issue8_cheap_refusal_names_the_tool_scope_from_a_small_body(
 ) -> None:
     status, headers, _ = await post_without_token(settings, tool_call("stop_ec2_instance", 100))
     assert status == 401
-    assert f'scope="{settings.mcp_url}/read {settings.mcp_url}/write"' in headers["www-authenticate"]
+    both = f'scope="{settings.mcp_url}/read {settings.mcp_url}/write"'
+    assert both in headers["www-authenticate"]
 
 
 async def test_issue8_cheap_refusal_of_a_read_only_call_names_only_the_read_scope(
