@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .cognito_admin import CognitoAdminError
 from .settings import SettingsError
@@ -58,9 +59,23 @@ def _dev(args: argparse.Namespace) -> int:
             resource_binding=args.resource_binding,
             trusted_redirect_hosts=args.trusted_redirect_hosts,
             store=args.store,
+            upstreams=tuple(args.upstream),
         )
     )
     return 0
+
+
+def _upstream(value: str) -> tuple[str, str]:
+    """``NAME=URL`` of ``dev --upstream``: a path segment and an absolute http(s) URL."""
+    from gateway.settings import UPSTREAM_NAME
+
+    name, sep, url = value.partition("=")
+    parts = urlsplit(url)
+    if not sep or not UPSTREAM_NAME.match(name):
+        raise argparse.ArgumentTypeError(f"{value!r}: NAME is letters, digits, '-' and '_'")
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise argparse.ArgumentTypeError(f"{value!r}: URL must be an absolute http(s) URL")
+    return name, url
 
 
 def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
@@ -186,6 +201,15 @@ def parser() -> argparse.ArgumentParser:
     )
     dev.add_argument("--trusted-redirect-hosts", default="", metavar="HOSTS")
     dev.add_argument("--store", metavar="PATH", help="SQLite file (default: a new temporary one)")
+    dev.add_argument(
+        "--upstream",
+        action="append",
+        default=[],
+        type=_upstream,
+        metavar="NAME=URL",
+        help="an MCP server (Streamable HTTP) to protect at /mcp/NAME through the gateway; "
+        "repeatable",
+    )
     dev.set_defaults(func=_dev)
 
     clients = commands.add_parser(
