@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,11 +163,12 @@ def local_stack(
     tmp_path: Path,
     env: dict[str, str] | None = None,
     client_quota: int = 1000,
+    adjust: Callable[[dict[str, str]], dict[str, str]] | None = None,
     **options: Any,
 ) -> Iterator[Stack]:
     """The stack in this process; ``options`` are :class:`DevOptions` fields, ``env`` overrides
-    the variables the deployables read, ``client_quota`` is the pool's app-client quota. Any
-    request answered 500 fails the test."""
+    the variables the deployables read, ``adjust`` rewrites them once the ports are known,
+    ``client_quota`` is the pool's app-client quota. Any request answered 500 fails the test."""
     dev = DevOptions(port=0, **options)
     with CognitoStandIn(
         resource_binding=dev.resource_binding,
@@ -180,6 +181,8 @@ def local_stack(
             **stack_environment(dev, standin, port, str(tmp_path / "authproxy.db")),
             **(env or {}),
         }
+        if adjust is not None:
+            env = adjust(env)
         saved = {k: os.environ.get(k) for k in FAKE_AWS}
         os.environ.update(FAKE_AWS)
         app = StatusRecorder(build_app(env))
