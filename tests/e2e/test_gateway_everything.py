@@ -6,10 +6,16 @@ The official ``mcp`` SDK client starts from the gateway URL alone (401, protecte
 metadata, registration, sign-in), then calls ``echo``, a long-running operation whose progress
 arrives over SSE, and a tool that makes the server ask the client for sampling. mcp-remote does
 the same through its own browser step.
+
+Transparency is measured with the conformance suite's ``server`` scenarios, run against the
+upstream directly and through the gateway (with a bearer token): every scenario that passes
+directly passes through the gateway.
 """
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,8 +33,9 @@ from mcp_types import Implementation
 
 from support.browser_step import browser_environment, visits
 from support.everything import PACKAGE, VERSION, everything_server
+from support.grant import authorization_code_grant
 from support.mcp_sdk import MemoryStorage, SignIn
-from support.node_tools import node, package_bin, package_version
+from support.node_tools import SHIMS, fs_glob_shim, node, package_bin, package_version, run_node
 from support.serving import free_port
 from support.stack import Stack, dev_stack
 
@@ -164,3 +171,63 @@ async def test_mcp_remote_signs_in_and_uses_the_everything_server(
     assert "hello from mcp-remote" in text_of(echoed)
     assert "Long running operation completed" in text_of(long_running)
     assert progress == [1, 2]
+
+
+SUMMARY_LINE = re.compile(
+    r"^[✓✗] (?P<scenario>[\w-]+): (?P<passed>\d+) passed, (?P<failed>\d+) failed$"
+)
+CONFORMANCE_TIMEOUT = 300
+
+
+def conformance_summary(url: str, bearer: str | None) -> dict[str, bool]:
+    """Every default ``server`` scenario of the pinned conformance suite against ``url``: whether
+    each passed (no failed check). With ``bearer``, the suite's requests carry that token."""
+    env = {
+        **os.environ,
+        "NODE_OPTIONS": f"{fs_glob_shim()} --import={SHIMS / 'bearer-fetch-shim.mjs'}",
+    }
+    if bearer is not None:
+        env["MCP_BEARER"] = bearer
+    run = run_node(
+        package_bin("@modelcontextprotocol/conformance", "conformance"),
+        "server",
+        "--url",
+        url,
+        env=env,
+        timeout=CONFORMANCE_TIMEOUT,
+    )
+    results = {
+        match["scenario"]: match["failed"] == "0"
+        for match in map(SUMMARY_LINE.match, run.stdout.splitlines())
+        if match
+    }
+    assert results, run.stdout + run.stderr
+    return results
+
+
+def test_conformance_server_scenarios_pass_through_the_gateway_as_they_pass_directly(
+    gated: Stack, everything: str, client_used: Callable[[str, str], None]
+) -> None:
+    client_used("MCP conformance (server)", package_version("@modelcontextprotocol/conformance"))
+    url = gated["MCP_URL_EVERYTHING"]
+    redirect_uri = "http://127.0.0.1:53699/callback"
+    client = gated.register(
+        client_name="conformance through the gateway",
+        redirect_uris=[redirect_uri],
+        token_endpoint_auth_method="none",
+        grant_types=["authorization_code"],
+    )
+    grant = authorization_code_grant(gated, client, redirect_uri, scope=f"{url}/read", resource=url)
+    direct = conformance_summary(everything, None)
+    through = conformance_summary(url, str(grant.tokens["access_token"]))
+
+    table = ["", f"{'scenario':34} {'direct':8} gateway"]
+    table += [
+        f"{name:34} {'pass' if direct[name] else 'fail':8} "
+        f"{'pass' if through.get(name) else 'fail'}"
+        for name in direct
+    ]
+    print("\n".join(table))
+    assert set(through) == set(direct)
+    lost = [name for name, passed in direct.items() if passed and not through[name]]
+    assert not lost, f"pass directly, fail through the gateway: {lost}"
