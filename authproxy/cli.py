@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from servicekit.env import UPSTREAM_NAME
+
 from .cognito_admin import CognitoAdminError
 from .settings import SettingsError
 from .store import StoreUnavailable
@@ -67,8 +69,6 @@ def _dev(args: argparse.Namespace) -> int:
 
 def _upstream(value: str) -> tuple[str, str]:
     """``NAME=URL`` of ``dev --upstream``: a path segment and an absolute http(s) URL."""
-    from gateway.settings import UPSTREAM_NAME
-
     name, sep, url = value.partition("=")
     parts = urlsplit(url)
     if not sep or not UPSTREAM_NAME.match(name):

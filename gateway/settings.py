@@ -10,21 +10,18 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from servicekit import env as config
-from servicekit.env import SCOPE_NAME, SettingsError, origin_of
+from servicekit.env import SCOPE_NAME, UPSTREAM_NAME, SettingsError, origin_of
 
 __all__ = ["Settings", "SettingsError", "Upstream"]
 
 MIN_SECRET_LENGTH = 32
 RESOURCES = "AUTHPROXY_RESOURCES"
-# The last path segment of a gateway resource: the NAME in ``--upstream NAME=URL``.
-UPSTREAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 
 
 @dataclass(frozen=True)
@@ -143,7 +140,7 @@ def _upstream(item: dict[str, Any], where: str) -> Upstream:
     if not UPSTREAM_NAME.match(path.removeprefix("/mcp/")):
         raise problem(f"{path!r}: the name is letters, digits, '-' and '_'")
     scopes = _scope_names(item.get("scopes", ["read", "write"]), problem, "scopes")
-    defaults = _scope_names(item.get("default_scopes", scopes[:1]), problem, "default_scopes")
+    defaults = _scope_names(item.get("default_scopes", list(scopes[:1])), problem, "default_scopes")
     if not set(defaults) <= set(scopes):
         raise problem("'default_scopes' must be a subset of 'scopes'")
     tool_scopes = item.get("tool_scopes", {})
