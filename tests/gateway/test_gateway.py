@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from gateway.identity import IDENTITY_HEADER, InvalidIdentity, verify_identity
+from support.oauth import authorize_url, pkce
 
 from .conftest import MAX_BODY, UPSTREAM_SESSION, Gateway
 
@@ -246,3 +247,28 @@ def test_mcp_transport_origin_from_another_site_is_refused(gateway: Gateway, tok
     refused = post(gateway, "rec", call("echo"), token, origin="https://evil.example")
     assert refused.status_code == 403
     assert post(gateway, "rec", call("echo"), token, origin=gateway.stack.issuer).is_success
+
+
+def test_consent_names_the_upstream_the_client_asks_for(gateway: Gateway) -> None:
+    client = gateway.stack.register(
+        client_name="consent check",
+        redirect_uris=["http://127.0.0.1:53698/callback"],
+        token_endpoint_auth_method="none",
+        grant_types=["authorization_code"],
+    )
+    _, challenge = pkce()
+    url = gateway.url("rec")
+    page = httpx.get(
+        authorize_url(
+            gateway.stack.issuer,
+            client["client_id"],
+            "http://127.0.0.1:53698/callback",
+            challenge,
+            scope=f"{url}/read",
+            resource=url,
+        ),
+        timeout=30,
+    )
+    assert page.status_code == 200
+    assert "rec (through the gateway)" in page.text
+    assert url in page.text
