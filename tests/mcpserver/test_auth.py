@@ -18,15 +18,14 @@ from mcp.server.mcpserver import MCPServer
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
-from mcpserver.auth import (
+import mcpserver.auth
+from resourcekit import (
     BearerAuthMiddleware,
     CognitoTokenVerifier,
     InvalidToken,
     KeySetUnavailable,
+    RemoteJWKS,
     is_bound_to_resource,
-)
-from resourcekit.jwks import RemoteJWKS
-from resourcekit.metadata import (
     metadata_endpoint,
     metadata_path,
     metadata_url,
@@ -354,3 +353,8 @@ async def test_the_verifier_in_the_sdks_own_wiring(
             said = await client.call_tool("say", {"text": "hi"})
     assert anonymous.status_code == 401
     assert said.structured_content == {"result": "hi"}
+
+
+def test_the_import_path_earlier_readmes_showed_still_works() -> None:
+    assert mcpserver.auth.CognitoTokenVerifier is CognitoTokenVerifier
+    assert mcpserver.auth.BearerAuthMiddleware is BearerAuthMiddleware
