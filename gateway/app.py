@@ -6,17 +6,15 @@ Routes, per upstream, on the origin of its resource URI:
   scopes bound to it: a token for another upstream is refused), then the relay to the upstream;
 - ``GET /.well-known/oauth-protected-resource/mcp/<name>`` — its RFC 9728 metadata.
 
-Browsers are held to the allowed origins (a DNS-rebinding page gets ``403``). The lifespan owns
+Browsers are held to the allowed origins (a DNS-rebinding page gets ``403``). The lifespan opens
 the one HTTP client every relay shares.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
+from mcp.types import INVALID_REQUEST
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.middleware import Middleware
@@ -24,10 +22,10 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.forward import Forwarder, rpc_error
+from gateway.forward import Forwarder, UpstreamClient, rpc_error
 from gateway.identity import upstream_key
 from gateway.sessions import BoundSessions
-from gateway.settings import Settings, Upstream
+from gateway.settings import Settings
 from resourcekit import (
     BearerAuthMiddleware,
     CognitoTokenVerifier,
@@ -55,50 +53,9 @@ class OriginCheck:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         origin = Headers(scope=scope).get("origin")
         if origin is not None and origin not in self.allowed:
-            await send_json(send, 403, rpc_error(-32600, "Origin not allowed"))
+            await send_json(send, 403, rpc_error(INVALID_REQUEST, "Origin not allowed"))
             return
         await self.app(scope, receive, send)
-
-
-class Relays:
-    """The shared HTTP client, opened and closed with the application's lifespan."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.client: httpx.AsyncClient | None = None
-
-    @asynccontextmanager
-    async def lifespan(self, _app: object = None) -> AsyncIterator[None]:
-        # Connect and pool waits are short; a read may wait as long as a stream may stay silent
-        # (the wait for an answer's headers is bounded separately, by the response timeout).
-        timeout = httpx.Timeout(
-            connect=self.settings.connect_timeout,
-            read=self.settings.idle_timeout,
-            write=self.settings.connect_timeout,
-            pool=self.settings.connect_timeout,
-        )
-        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
-            self.client = client
-            try:
-                yield
-            finally:
-                self.client = None
-
-    def forwarder(self, upstream: Upstream) -> ASGIApp:
-        async def relay(scope: Scope, receive: Receive, send: Send) -> None:
-            if self.client is None:
-                raise RuntimeError("the gateway is not running: run the app's lifespan")
-            await Forwarder(
-                upstream,
-                client=self.client,
-                sessions=BoundSessions(self.settings.secret, upstream.resource),
-                identity_key=upstream_key(self.settings.secret, upstream.resource),
-                issuer=self.settings.issuer,
-                response_timeout=self.settings.response_timeout,
-                max_body_size=self.settings.max_body_size,
-            )(scope, receive, send)
-
-        return relay
 
 
 def key_source(settings: Settings) -> KeySource:
@@ -119,7 +76,7 @@ def create_app(settings: Settings) -> Starlette:
     logs.configure("gateway", settings.log_level, libraries=("httpx", "mangum"))
     logs.configure("resourcekit", settings.log_level)
     keys = key_source(settings)  # one JWKS cache for every upstream
-    relays = Relays(settings)
+    http = UpstreamClient(settings.connect_timeout, settings.idle_timeout)
     routes = []
     for upstream in settings.upstreams:
         verifier = CognitoTokenVerifier(
@@ -129,8 +86,17 @@ def create_app(settings: Settings) -> Starlette:
             keys=keys,
             allowed_client_ids=settings.allowed_client_ids,
         )
+        relay = Forwarder(
+            upstream,
+            http=http,
+            sessions=BoundSessions(settings.secret, upstream.resource),
+            identity_key=upstream_key(settings.secret, upstream.resource),
+            issuer=settings.issuer,
+            response_timeout=settings.response_timeout,
+            max_body_size=settings.max_body_size,
+        )
         endpoint = BearerAuthMiddleware(
-            relays.forwarder(upstream),
+            relay,
             verifier,
             resource_metadata_url=metadata_url(upstream.resource),
             required_scopes=upstream.required_scopes,
@@ -162,5 +128,5 @@ def create_app(settings: Settings) -> Starlette:
         middleware=[
             Middleware(logs.RequestLogMiddleware, logger="gateway.access", describe=subject_of)
         ],
-        lifespan=relays.lifespan,
+        lifespan=http.lifespan,
     )

@@ -18,7 +18,8 @@ Streamable HTTP passes through unchanged: ``POST`` with JSON or ``text/event-str
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 
 import anyio
 import httpx
@@ -93,6 +94,35 @@ def relayed_headers(
     return out
 
 
+class UpstreamClient:
+    """The one HTTP client every relay shares, open for the duration of the app's lifespan.
+
+    Connecting and waiting for a pool slot are short; a read may wait as long as a stream may stay
+    silent (the wait for an answer's headers is bounded separately, by the response timeout).
+    """
+
+    def __init__(self, connect_timeout: float, idle_timeout: float) -> None:
+        self.timeout = httpx.Timeout(
+            connect=connect_timeout, read=idle_timeout, write=connect_timeout, pool=connect_timeout
+        )
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            raise RuntimeError("the gateway is not running: run the app's lifespan")
+        return self._client
+
+    @asynccontextmanager
+    async def lifespan(self, _app: object = None) -> AsyncIterator[None]:
+        async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
+            self._client = client
+            try:
+                yield
+            finally:
+                self._client = None
+
+
 class Forwarder:
     """ASGI app relaying to one upstream; runs behind ``BearerAuthMiddleware``."""
 
@@ -100,7 +130,7 @@ class Forwarder:
         self,
         upstream: Upstream,
         *,
-        client: httpx.AsyncClient,
+        http: UpstreamClient,
         sessions: BoundSessions,
         identity_key: str,
         issuer: str,
@@ -108,7 +138,7 @@ class Forwarder:
         max_body_size: int,
     ) -> None:
         self.upstream = upstream
-        self.client = client
+        self.http = http
         self.sessions = sessions
         self.identity_key = identity_key
         self.issuer = issuer
@@ -137,7 +167,8 @@ class Forwarder:
             await send_json(send, 413, rpc_error(INVALID_REQUEST, "Request body too large"))
             return
         query = scope.get("query_string", b"").decode("latin-1")
-        request = self.client.build_request(
+        client = self.http.client
+        request = client.build_request(
             scope["method"],
             self.upstream.url + (f"?{query}" if query else ""),
             headers=outgoing,
@@ -145,7 +176,7 @@ class Forwarder:
         )
         try:
             with anyio.fail_after(self.response_timeout):
-                response = await self.client.send(request, stream=True)
+                response = await client.send(request, stream=True)
         except (TimeoutError, httpx.TimeoutException):
             logger.warning("upstream timed out", extra={"upstream": self.upstream.resource})
             await send_json(send, 504, rpc_error(UPSTREAM_UNAVAILABLE, "Upstream timed out"))

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -231,3 +233,19 @@ def test_conformance_server_scenarios_pass_through_the_gateway_as_they_pass_dire
     assert set(through) == set(direct)
     lost = [name for name, passed in direct.items() if passed and not through[name]]
     assert not lost, f"pass directly, fail through the gateway: {lost}"
+
+
+def test_authproxy_check_walks_the_gateway_urls_discovery_chain(gated: Stack) -> None:
+    checked = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("authproxy")),
+            "check",
+            gated["MCP_URL_EVERYTHING"],
+            "--register",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
