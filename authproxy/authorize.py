@@ -1,10 +1,11 @@
-"""The authorization endpoint and the façade's Cognito callback (design D1, D2, D6).
+"""The authorization endpoint and the façade's Cognito callback (design D1, D2, D6, D11).
 
 ``GET /authorize`` checks the request (RFC 6749 §4.1.1, PKCE per RFC 7636 with S256 only, RFC 8707
 ``resource``), asks for consent, and sends the browser to Cognito's managed login with the backing
 client, the façade's own callback, a sealed ``state`` and the client's ``code_challenge``
 untouched. ``GET /callback`` opens that state and hands the client a wrapped code on its own
-redirect URI, with RFC 9207 ``iss``.
+redirect URI, with RFC 9207 ``iss``. The state is bound to the browser that passed consent and is
+spent on first use (RFC 9700 §4.7, §4.5; MCP security best practices, "confused deputy").
 
 Until the client and its redirect URI are known good, errors are an HTML page, never a redirect
 (RFC 6749 §4.1.2.1; no open redirect). After that, errors go back to the client.
@@ -13,6 +14,7 @@ Until the client and its redirect URI are known good, errors are an HTML page, n
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -27,15 +29,25 @@ from . import bodies, consent
 from .cimd import MetadataDocumentError, is_metadata_url
 from .errors import OAuthError
 from .pages import ConsentView, consent_page, error_page
-from .redirects import check_redirect_uri, is_loopback, match_redirect_uri, redirect_host
+from .redirects import (
+    ascii_uri,
+    check_redirect_uri,
+    display_host,
+    is_loopback,
+    is_trusted_redirect,
+    match_redirect_uri,
+    redirect_destination,
+)
 from .resources import find_resource, resolve_grant
 from .sealing import EnvelopeError, Purpose
 from .state import AppState, app_state
-from .store import Registration
+from .store import Registration, StoreUnavailable
+from .store.base import now
 
 log = logging.getLogger(__name__)
 
 CONSENT_FORM_LIMIT = 16 * 1024
+CALLBACK_REFUSED = "Sign-in could not be completed"
 
 # Parameters the façade forwards to Cognito's authorization endpoint as they came.
 PASSTHROUGH = ("identity_provider", "idp_identifier", "login_hint", "prompt", "lang", "nonce")
@@ -111,23 +123,35 @@ def error_redirect(state: AppState, txn: Transaction, error: OAuthError) -> Resp
     )
 
 
-def upstream_redirect(state: AppState, txn: Transaction) -> Response:
-    """Send the browser to Cognito's managed login on the backing client's behalf."""
+def upstream_redirect(request: Request, state: AppState, txn: Transaction) -> Response:
+    """Send the browser to Cognito's managed login on the backing client's behalf.
+
+    The sealed ``state`` names this browser (the digest of a secret in its cookie) and carries a
+    fresh id that ``/callback`` spends, so the Cognito URL is worth nothing in another browser or
+    a second time (design D11)."""
+    secret = consent.browser_secret(request, state.settings)
+    sealed = {
+        "txn": txn.payload(),
+        "browser": consent.browser_digest(secret),
+        "id": secrets.token_urlsafe(16),
+    }
     params = {
         "response_type": "code",
         "client_id": txn.backing_client_id,
         "redirect_uri": state.settings.callback_url,
         "scope": " ".join(txn.scopes),
-        "state": state.sealer.seal(Purpose.STATE, txn.payload()),
+        "state": state.sealer.seal(Purpose.STATE, sealed),
         "code_challenge": txn.code_challenge,
         "code_challenge_method": "S256",
         **txn.extra,
     }
     if state.settings.resource_binding:
         params["resource"] = txn.resource
-    return RedirectResponse(
+    response = RedirectResponse(
         state.upstream.authorize_url(params), status_code=302, headers={"Cache-Control": "no-store"}
     )
+    consent.bind_browser(response, state.settings, secret)
+    return response
 
 
 def _single(params: QueryParams, name: str) -> str | None:
@@ -249,7 +273,7 @@ async def authorize(request: Request) -> Response:
     except OAuthError as exc:
         return error_redirect(state, partial, exc)
     if _skip_consent(request, state, txn):
-        return upstream_redirect(state, txn)
+        return upstream_redirect(request, state, txn)
     if "none" in txn.extra.get("prompt", "").split():
         # OpenID Connect Core §3.1.2.6: no page may be shown, and consent is missing.
         return error_redirect(
@@ -266,8 +290,8 @@ def _single_or_page(params: QueryParams, name: str) -> str | None:
 
 
 def _skip_consent(request: Request, state: AppState, txn: Transaction) -> bool:
-    host = (urlsplit(txn.redirect_uri).hostname or "").lower()
-    if host and host in state.settings.trusted_redirect_hosts and not is_loopback(txn.redirect_uri):
+    """An https redirect to an operator-trusted host, or an approval this browser remembers."""
+    if is_trusted_redirect(txn.redirect_uri, state.settings.trusted_redirect_hosts):
         return True
     return consent.is_approved(request, state.settings, state.sealer, txn.approval)
 
@@ -276,12 +300,19 @@ def _consent_form(state: AppState, registration: Registration, txn: Transaction)
     nonce = consent.new_csrf_nonce()
     resource = find_resource(state.settings.resources, txn.resource)
     uris = registration.redirect_uris
+    client_uri = registration.metadata.get("client_uri")
     view = ConsentView(
         client_name=registration.client_name,
+        # A metadata-document client is who serves its client_id URL; its name is only a claim.
+        client_host=(
+            display_host(urlsplit(registration.client_id).hostname or "")
+            if registration.kind == "cimd"
+            else None
+        ),
         client_id=registration.client_id,
-        client_uri=registration.metadata.get("client_uri"),
-        redirect_host=redirect_host(txn.redirect_uri),
-        redirect_uri=txn.redirect_uri,
+        client_uri=ascii_uri(client_uri) if isinstance(client_uri, str) else None,
+        redirect_host=redirect_destination(txn.redirect_uri),
+        redirect_uri=ascii_uri(txn.redirect_uri),
         resource_name=resource.name if resource else txn.resource,
         resource=txn.resource,
         scopes=txn.scopes,
@@ -320,7 +351,7 @@ async def decide(request: Request) -> Response:
             state, txn, OAuthError("access_denied", "the user denied the request")
         )
     else:
-        response = upstream_redirect(state, txn)
+        response = upstream_redirect(request, state, txn)
         consent.remember(response, request, state.settings, state.sealer, txn.approval)
     consent.clear_csrf_cookie(response, state.settings)
     return response
@@ -335,15 +366,17 @@ async def callback(request: Request) -> Response:
     state = app_state(request)
     params = request.query_params
     try:
-        opened = state.sealer.open(Purpose.STATE, params.get("state", ""))
-        txn = Transaction.from_payload(opened, Purpose.STATE)
+        txn, browser, txn_id = _open_state(state, params.get("state", ""))
     except EnvelopeError as exc:
         detail = (
             "The sign-in took too long. Start again from your application."
             if exc.expired
             else "The sign-in response could not be verified."
         )
-        return error_page("Sign-in could not be completed", detail)
+        return error_page(CALLBACK_REFUSED, detail)
+    refused = await _refusal(request, state, browser, txn_id)
+    if refused is not None:
+        return refused
     if params.get("error"):
         return client_redirect(
             state,
@@ -368,3 +401,44 @@ async def callback(request: Request) -> Response:
         },
     )
     return client_redirect(state, txn, {"code": wrapped})
+
+
+def _open_state(state: AppState, sealed: str) -> tuple[Transaction, str, str]:
+    """The transaction, the browser digest and the id that ``state`` was sealed with."""
+    opened = state.sealer.open(Purpose.STATE, sealed)
+    browser, txn_id = opened.get("browser"), opened.get("id")
+    if not (isinstance(browser, str) and isinstance(txn_id, str) and txn_id):
+        raise EnvelopeError(Purpose.STATE, expired=False)
+    return Transaction.from_payload(opened.get("txn"), Purpose.STATE), browser, txn_id
+
+
+async def _refusal(request: Request, state: AppState, browser: str, txn_id: str) -> Response | None:
+    """Refuse the authorization response unless it reached the browser the transaction was bound
+    to (RFC 9700 §4.7.1, §4.5.3; the MCP confused deputy) and is its first use. A page, never a
+    redirect: the response is not the client's to receive. None when it may go on."""
+    if not consent.is_bound_browser(request, state.settings, browser):
+        log.warning("authorization response refused: another browser", extra={"txn": txn_id})
+        return error_page(
+            CALLBACK_REFUSED,
+            "This sign-in was started in another browser. Start again from your application, "
+            "in this browser.",
+            status=403,
+        )
+    try:
+        first = await run_in_threadpool(
+            state.registrar.store.spend_once, f"state#{txn_id}", now() + Purpose.STATE.max_age
+        )
+    except StoreUnavailable as exc:
+        log.error("registration store unavailable", extra={"reason": str(exc)})
+        page = error_page(
+            "Please try again", "The sign-in service is busy. Reload this page shortly.", 503
+        )
+        page.headers["Retry-After"] = "5"
+        return page
+    if not first:
+        log.warning("authorization response refused: replayed", extra={"txn": txn_id})
+        return error_page(
+            CALLBACK_REFUSED,
+            "This sign-in response was already used. Start again from your application.",
+        )
+    return None

@@ -32,7 +32,12 @@ _PARAM = re.compile(r'(\w+)="([^"]*)"')
 
 
 class StepFailed(Exception):
-    """This step of the chain is broken; the message says what was expected."""
+    """This step of the chain is broken; the message says what was expected, ``fix`` what to
+    change."""
+
+    def __init__(self, message: str, fix: str = "") -> None:
+        super().__init__(message)
+        self.fix = fix
 
 
 @dataclass
@@ -41,6 +46,8 @@ class Step:
     ok: bool
     millis: float
     detail: str
+    #: On a failed step: what to change on the deployment.
+    fix: str = ""
 
 
 @dataclass
@@ -52,20 +59,20 @@ class Report:
         return all(step.ok for step in self.steps)
 
 
-def _initialize(client_name: str) -> dict[str, Any]:
+def _initialize(client_name: str, protocol_version: str = PROTOCOL_VERSION) -> dict[str, Any]:
     return {
         "jsonrpc": "2.0",
         "id": 1,
         "method": "initialize",
         "params": {
-            "protocolVersion": PROTOCOL_VERSION,
+            "protocolVersion": protocol_version,
             "capabilities": {},
             "clientInfo": {"name": client_name, "version": "1"},
         },
     }
 
 
-def _json(response: httpx.Response, what: str) -> dict[str, Any]:
+def json_body(response: httpx.Response, what: str) -> dict[str, Any]:
     if response.status_code != 200:
         raise StepFailed(f"{what} answered {response.status_code}")
     try:
@@ -97,11 +104,13 @@ def _mcp_result(response: httpx.Response, what: str) -> dict[str, Any]:
 class Checker:
     """Runs the steps in order over one HTTP client; a broken step ends the walk."""
 
-    def __init__(self, url: str, http: httpx.Client) -> None:
+    def __init__(self, url: str, http: httpx.Client, fixes: dict[str, str] | None = None) -> None:
         self.url = url.rstrip("/") if urlsplit(url).path not in ("", "/") else url
         self.http = http
         self.report = Report()
         self.found: dict[str, Any] = {}
+        #: Per step name, what to change on the deployment when it fails.
+        self.fixes = fixes or {}
 
     @contextmanager
     def step(self, name: str) -> Iterator[Callable[[str], None]]:
@@ -111,19 +120,21 @@ class Checker:
             yield detail.append
         except StepFailed as exc:
             millis = (time.perf_counter() - started) * 1000
-            self.report.steps.append(Step(name, False, millis, str(exc)))
+            fix = exc.fix or self.fixes.get(name, "")
+            self.report.steps.append(Step(name, False, millis, str(exc), fix))
             raise
         except httpx.HTTPError as exc:
             millis = (time.perf_counter() - started) * 1000
-            self.report.steps.append(Step(name, False, millis, f"{type(exc).__name__}: {exc}"))
+            what = f"{type(exc).__name__}: {exc}"
+            self.report.steps.append(Step(name, False, millis, what, self.fixes.get(name, "")))
             raise StepFailed(str(exc)) from None
         millis = (time.perf_counter() - started) * 1000
         self.report.steps.append(Step(name, True, millis, "; ".join(detail)))
 
-    def challenge(self) -> None:
+    def challenge(self, protocol_version: str = PROTOCOL_VERSION) -> None:
         with self.step("401 challenge") as say:
             response = self.http.post(
-                self.url, json=_initialize("authproxy-check"), headers=MCP_HEADERS
+                self.url, json=_initialize("authproxy-check", protocol_version), headers=MCP_HEADERS
             )
             if response.status_code != 401:
                 raise StepFailed(f"expected 401 without a token, got {response.status_code}")
@@ -139,17 +150,19 @@ class Checker:
             self.found["resource_metadata"] = metadata_url
             say(f"resource_metadata={metadata_url}")
             if params.get("scope"):
+                self.found["challenge_scope"] = params["scope"]
                 say(f"scope={params['scope']}")
 
     def protected_resource(self) -> None:
         with self.step("protected-resource metadata") as say:
-            document = _json(self.http.get(self.found["resource_metadata"]), "the PRM document")
+            document = json_body(self.http.get(self.found["resource_metadata"]), "the PRM document")
             if document.get("resource") != self.url:
                 raise StepFailed(f"resource is {document.get('resource')!r}, not {self.url!r}")
             servers = document.get("authorization_servers") or []
             if not servers:
                 raise StepFailed("no authorization_servers")
             self.found["issuer"] = servers[0]
+            self.found["prm"] = document
             say(f"authorization_servers={servers}")
 
     def authorization_server(self) -> None:
@@ -183,7 +196,7 @@ class Checker:
         for url in dict.fromkeys(candidates):
             response = self.http.get(url)
             if response.status_code == 200:
-                return _json(response, url), urlsplit(url).path
+                return json_body(response, url), urlsplit(url).path
             tried.append(f"{urlsplit(url).path} {response.status_code}")
         raise StepFailed("no metadata: " + ", ".join(tried))
 
@@ -219,15 +232,15 @@ class Checker:
             else:
                 say("could not delete it: no registration_client_uri (RFC 7592)")
 
-    def authenticated(self, token: str) -> None:
+    def authenticated(self, token: str, protocol_version: str = PROTOCOL_VERSION) -> None:
         with self.step("authenticated tools/list") as say:
             headers = {**MCP_HEADERS, "Authorization": f"Bearer {token}"}
             response = self.http.post(
-                self.url, json=_initialize("authproxy-check"), headers=headers
+                self.url, json=_initialize("authproxy-check", protocol_version), headers=headers
             )
             _mcp_result(response, "initialize")
             session = response.headers.get("mcp-session-id")
-            follow = {**headers, "MCP-Protocol-Version": PROTOCOL_VERSION}
+            follow = {**headers, "MCP-Protocol-Version": protocol_version}
             if session:
                 follow["Mcp-Session-Id"] = session
             self.http.post(
@@ -266,8 +279,11 @@ def run_check(
 
 
 def render(report: Report) -> str:
-    lines = [
-        f"{'✓' if s.ok else '✗'} {s.name:<32} {s.millis:7.0f} ms  {s.detail}" for s in report.steps
-    ]
-    lines.append("all steps passed" if report.ok else "FAILED at: " + report.steps[-1].name)
+    lines = []
+    for s in report.steps:
+        lines.append(f"{'✓' if s.ok else '✗'} {s.name:<32} {s.millis:7.0f} ms  {s.detail}")
+        if s.fix:
+            lines.append(f"    fix: {s.fix}")
+    failed = [s.name for s in report.steps if not s.ok]
+    lines.append("FAILED at: " + failed[0] if failed else "all steps passed")
     return "\n".join(lines)

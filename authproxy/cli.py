@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -165,12 +166,68 @@ def _clients(args: argparse.Namespace) -> int:
     raise AssertionError(args.action)
 
 
+CHECK_PASSWORD_VARIABLE = "AUTHPROXY_CHECK_PASSWORD"
+
+
 def _check(args: argparse.Namespace) -> int:
     from .check import render, run_check
 
-    report = run_check(args.url, register=args.register, token=args.token, timeout=args.timeout)
-    print(render(report))
-    return 0 if report.ok else 1
+    if not args.client:
+        report = run_check(args.url, register=args.register, token=args.token, timeout=args.timeout)
+        print(render(report))
+        return 0 if report.ok else 1
+
+    from .client_check import run_client_check
+    from .client_profiles import PROFILES
+
+    user = None
+    if args.user:
+        password = os.environ.get(CHECK_PASSWORD_VARIABLE)
+        if not password:
+            print(
+                f"authproxy: --user needs the password in {CHECK_PASSWORD_VARIABLE}",
+                file=sys.stderr,
+            )
+            return 2
+        user = (args.user, password)
+    names = list(PROFILES) if args.client == "all" else [args.client]
+    failed = []
+    for name in names:
+        profile = PROFILES[name]
+        print(f"== {name}: {profile.title}")
+        report = run_client_check(args.url, profile, user=user, timeout=args.timeout)
+        print(render(report))
+        if not report.ok:
+            failed.append(name)
+    if len(names) > 1:
+        print(
+            f"{len(names) - len(failed)} of {len(names)} clients passed"
+            + (f"; failed: {', '.join(failed)}" if failed else "")
+        )
+    return 1 if failed else 0
+
+
+def _trace(args: argparse.Namespace) -> int:
+    from . import trace
+
+    if args.log_group:
+        import boto3
+
+        # AWS_ENDPOINT_URL_LOGS, honoured by botocore, points it elsewhere (the local stand-in).
+        logs = boto3.client("logs", region_name=args.region)
+        lines = trace.cloudwatch_lines(logs, args.log_group, int(args.since * 3600))
+    else:
+        with open(args.log_file, encoding="utf-8") as handle:
+            lines = handle.readlines()
+    selected = trace.select(trace.flows(trace.read_lines(lines)), args.who)
+    print(trace.render(selected))
+    return 0 if selected else 1
+
+
+def profile_choices() -> list[str]:
+    from .client_profiles import PROFILES
+
+    return [*PROFILES, "all"]
 
 
 def parser() -> argparse.ArgumentParser:
@@ -254,12 +311,48 @@ def parser() -> argparse.ArgumentParser:
     )
     clients.set_defaults(func=_clients)
 
-    check = commands.add_parser("check", help="walk a deployment's discovery chain")
+    check = commands.add_parser(
+        "check", help="walk a deployment's discovery chain, generically or as a given client"
+    )
     check.add_argument("url", help="the MCP URL users paste")
+    check.add_argument(
+        "--as",
+        dest="client",
+        choices=profile_choices(),
+        metavar="CLIENT",
+        help="replay this client's sign-in up to Cognito's sign-in page: "
+        + ", ".join(profile_choices()),
+    )
+    check.add_argument(
+        "--user",
+        metavar="NAME",
+        help=f"with --as: also sign in as this test user (password in {CHECK_PASSWORD_VARIABLE}), "
+        "approve, redeem the code and list the tools",
+    )
     check.add_argument("--register", action="store_true", help="also a throw-away registration")
     check.add_argument("--token", help="also an authenticated tools/list with this access token")
     check.add_argument("--timeout", type=float, default=10.0)
     check.set_defaults(func=_check)
+
+    tracing = commands.add_parser(
+        "trace", help="the timeline of recent sign-ins of a client, a flow or a user"
+    )
+    tracing.add_argument("who", help="a registration's client_id, a flow_id or a user name")
+    source = tracing.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--log-file", metavar="PATH", help="JSON log lines (dev or serve --log-file)"
+    )
+    source.add_argument(
+        "--log-group",
+        action="append",
+        metavar="NAME",
+        help="a CloudWatch log group (repeat for the façade's and the MCP server's)",
+    )
+    tracing.add_argument(
+        "--since", type=float, default=24, metavar="HOURS", help="with --log-group (default 24)"
+    )
+    tracing.add_argument("--region", help="with --log-group (default: AWS_REGION)")
+    tracing.set_defaults(func=_trace)
     return root
 
 

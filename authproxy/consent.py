@@ -7,11 +7,17 @@ redirect URI and resource and the scopes approved: a client that changes its red
 update, a new metadata document) or asks for more is asked again. The form
 is protected against cross-site submission by a nonce that must match in three places: a cookie set
 with the page, the sealed transaction, and the form field.
+
+The browser that passes consent (or skips it legitimately) is the only one that may finish the
+sign-in (design D11): it holds a random secret in a cookie, and the sealed ``state`` sent to
+Cognito carries only that secret's digest, so ``/callback`` can tell the browser apart from one an
+attacker sent the Cognito URL to.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -39,6 +45,10 @@ def csrf_cookie(settings: Settings) -> str:
     return _cookie_name(settings, "authproxy-csrf")
 
 
+def transaction_cookie(settings: Settings) -> str:
+    return _cookie_name(settings, "authproxy-txn")
+
+
 def _set_cookie(
     response: Response, settings: Settings, name: str, value: str, max_age: int, path: str = "/"
 ) -> None:
@@ -55,6 +65,10 @@ def _set_cookie(
 
 def _digest(*parts: str, size: int) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:size]
+
+
+# What a browser secret looks like (secrets.token_urlsafe(32)); anything else is replaced.
+_BROWSER_SECRET = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 
 def _approvals(request: Request, settings: Settings, sealer: Sealer) -> dict[str, list[str]]:
@@ -147,3 +161,26 @@ def csrf_ok(request: Request, settings: Settings, sealed_nonce: str, form_nonce:
     origin = request.headers.get("origin")
     issuer_origin = "/".join(settings.issuer.split("/")[:3])
     return origin in (None, "null", issuer_origin)
+
+
+def browser_secret(request: Request, settings: Settings) -> str:
+    """This browser's transaction secret: the one its cookie holds, else a new one. Reusing it
+    lets one browser run several sign-ins at once (two MCP servers connecting together)."""
+    held = request.cookies.get(transaction_cookie(settings), "")
+    return held if _BROWSER_SECRET.match(held) else secrets.token_urlsafe(32)
+
+
+def browser_digest(secret: str) -> str:
+    """What the sealed ``state`` carries: the secret itself never travels through URLs."""
+    return _digest("authproxy/browser", secret, size=64)
+
+
+def bind_browser(response: Response, settings: Settings, secret: str) -> None:
+    """Keep ``secret`` in the browser for as long as a ``state`` sealed with it may come back."""
+    _set_cookie(response, settings, transaction_cookie(settings), secret, Purpose.STATE.max_age)
+
+
+def is_bound_browser(request: Request, settings: Settings, digest: str) -> bool:
+    """RFC 9700 §4.7.1: the authorization response arrived in the browser that started it."""
+    held = request.cookies.get(transaction_cookie(settings), "")
+    return bool(held and digest) and secrets.compare_digest(browser_digest(held), digest)

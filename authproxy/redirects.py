@@ -3,19 +3,31 @@
 RFC 8252 (OAuth 2.0 for Native Apps) §7.1 private-use URI schemes, §7.3 loopback redirection with
 any port, §8.4 no other plain-http hosts; RFC 6749 §3.1.2 absolute, no fragment; RFC 9700 §4.1
 exact matching for everything else.
+
+Hosts are compared and shown in their ASCII (A-label) form, as a browser resolves them (UTS #46
+non-transitional processing, IDNA 2008): the consent page cannot be fooled by look-alike Unicode,
+and a trusted host matches whatever way it is spelt.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+import idna
 
 from .errors import OAuthError
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 MAX_URI_LENGTH = 2048
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*$")
+# An ASCII host name as DNS knows it; IDNA 2008 would refuse its underscores, browsers do not.
+_ASCII_HOST = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*$")
+# What percent-encoding leaves alone when a URI is shown: printable ASCII.
+_PRINTABLE = "".join(chr(c) for c in range(0x21, 0x7F))
 # Schemes that execute or reference local content in a browser: never a redirect target.
 _FORBIDDEN_SCHEMES = frozenset(
     {"javascript", "data", "vbscript", "file", "about", "blob", "filesystem", "view-source"}
@@ -100,9 +112,87 @@ def match_redirect_uri(registered: Iterable[str], requested: str) -> bool:
     return any(is_loopback(r) and loopback_key(r) == wanted for r in registered)
 
 
-def redirect_host(uri: str) -> str:
-    """What the consent page names as the destination: the host, or the scheme for an app."""
+def ascii_host(host: str) -> str | None:
+    """``host`` as a browser resolves it, in ASCII: an IP address, or a DNS name in A-labels,
+    lowercase, without the trailing dot of a fully qualified name (UTS #46, IDNA 2008). None if
+    it is neither: such a host is never trusted and is shown escaped."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).compressed
+    except ValueError:
+        pass
+    name = host.removesuffix(".")
+    if _ASCII_HOST.match(name.lower()) and not any(
+        label.startswith("xn--") for label in name.lower().split(".")
+    ):
+        return name.lower()
+    try:
+        return idna.encode(name, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        return None
+
+
+@dataclass(frozen=True)
+class DisplayHost:
+    """A host as the consent page shows it: ASCII first, Unicode beside it only if different."""
+
+    ascii: str
+    unicode: str | None = None
+
+
+def display_host(host: str) -> DisplayHost:
+    """The ASCII form of ``host`` and, when it differs, its Unicode form, so a look-alike name
+    (Cyrillic ``аррӏе.com``) shows as what it is (``xn--80ak6aa92e.com``)."""
+    canonical = ascii_host(host)
+    if canonical is None:
+        # Not a host name: escaped (control and non-ASCII characters alike), never rendered.
+        return DisplayHost(host.encode("unicode_escape").decode("ascii"))
+    try:
+        decoded = idna.decode(canonical)
+    except idna.IDNAError:
+        decoded = canonical
+    return DisplayHost(canonical, decoded if decoded != canonical else None)
+
+
+def ascii_uri(uri: str) -> str:
+    """``uri`` for display: its host in ASCII form and anything else outside printable ASCII
+    percent-encoded. User information is left out: it is not where the browser goes."""
+    try:
+        parts = urlsplit(uri)
+        port = parts.port
+    except ValueError:
+        return quote(uri, safe=_PRINTABLE)
+    netloc = parts.netloc
+    if parts.hostname:
+        host = display_host(parts.hostname).ascii
+        netloc = f"[{host}]" if ":" in host else host
+        if port is not None:
+            netloc += f":{port}"
+    return quote(parts._replace(netloc=netloc).geturl(), safe=_PRINTABLE)
+
+
+def redirect_destination(uri: str) -> DisplayHost:
+    """What the consent page names as the destination: the host, or the scheme (and host) for an
+    app's private-use URI (RFC 8252 §7.1)."""
     parts = urlsplit(uri)
+    host = display_host(parts.hostname) if parts.hostname else DisplayHost("")
     if parts.scheme in ("http", "https"):
-        return (parts.hostname or "").lower()
-    return f"{parts.scheme}:" + (f"//{parts.hostname}" if parts.hostname else "")
+        return host
+    prefix = f"{parts.scheme}:" + ("//" if parts.hostname else "")
+    return DisplayHost(
+        prefix + host.ascii, prefix + host.unicode if host.unicode is not None else None
+    )
+
+
+def is_trusted_redirect(uri: str, trusted_hosts: Iterable[str]) -> bool:
+    """The redirect URI goes to an operator-trusted host, so consent may be skipped: ``https``
+    only, on the default port, host equal once both sides are in ASCII form. A private-use or
+    loopback URI is never trusted: any app on the device can claim ``someapp://claude.ai/``."""
+    try:
+        parts = urlsplit(uri)
+        port = parts.port
+    except ValueError:
+        return False
+    if parts.scheme != "https" or port not in (None, 443) or not parts.hostname:
+        return False
+    host = ascii_host(parts.hostname)
+    return host is not None and host in {ascii_host(h) for h in trusted_hosts}

@@ -32,6 +32,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "infra" / "local"))  # the local stand-in is not installed
 
 from coldstart import cold_starts, summary  # noqa: E402
 

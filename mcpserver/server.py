@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from mcp.server.mcpserver import Context, MCPServer, RequestStateSecurity
 from mcp.shared.exceptions import MCPError
@@ -10,6 +12,8 @@ from mcp.types import INVALID_PARAMS, GetPromptResult, InputRequiredResult
 
 from mcpserver.settings import Settings
 from mcpserver.tools import bedrock_usage, ec2, identity, prompts
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 NAME = "aws-tools"
 # Tools that change the world: each needs the destructive scope on top of the required one.
@@ -22,9 +26,26 @@ INSTRUCTIONS = (
 )
 
 
+def prose(docstring: str) -> str:
+    """Paragraphs of a docstring, each on one line."""
+    return "\n\n".join(" ".join(p.split()) for p in docstring.split("\n\n"))
+
+
 class AwsToolsServer(MCPServer):
     """The SDK's server, answering a prompt it cannot render as MCP says: -32602 Invalid params
-    (the SDK would answer code 0 and log a traceback at ERROR for any caller's typo)."""
+    (the SDK would answer code 0 and log a traceback at ERROR for any caller's typo), and
+    describing each tool by its docstring without the source's indentation."""
+
+    def tool(self, *args: Any, **kwargs: Any) -> Callable[[_F], _F]:
+        """The SDK's decorator; the description, unless given, is the function's docstring as
+        prose: each paragraph on one line (the SDK passes the docstring as written, with the
+        source's line breaks and, before Python 3.13, its indentation, which clients show)."""
+
+        def register(fn: _F) -> _F:
+            description = kwargs.pop("description", None) or prose(inspect.getdoc(fn) or "")
+            return super(AwsToolsServer, self).tool(*args, description=description, **kwargs)(fn)
+
+        return register
 
     async def get_prompt(
         self,

@@ -132,4 +132,10 @@ class Store(Protocol):
 
     def count_backing(self) -> int: ...
 
+    def spend_once(self, key: str, expires_at: int) -> bool:
+        """Mark ``key`` used until ``expires_at`` (epoch seconds): True the first time, False while
+        the mark stands. One conditional insert, so it holds across instances and processes; the
+        mark is forgotten once expired (DynamoDB TTL on ``expires_at``). Used to make the sealed
+        authorization ``state`` single use (design D11)."""
+
     def close(self) -> None: ...

@@ -2,7 +2,8 @@
 
 Items: ``REG#<client_id>`` (a registration; GSI ``gsi1`` by backing client), ``BACK#<id>`` (a
 backing client), ``POOL#<pool>`` (which client serves a pool) and ``META``/``COUNT`` (how
-many backing clients exist, for the quota guard). Writes that must agree are one transaction.
+many backing clients exist, for the quota guard), and ``SPENT#<key>`` (a single-use mark, deleted
+by the table's TTL on ``expires_at``). Writes that must agree are one transaction.
 Records are stored as a JSON string so no float/Decimal conversions touch them.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .base import BackingClient, Registration, StoreConflict, StoreUnavailable
+from .base import BackingClient, Registration, StoreConflict, StoreUnavailable, now
 
 GSI = "gsi1"
 TRANSACTION_ATTEMPTS = 4
@@ -33,6 +34,10 @@ def _back_key(client_id: str) -> dict[str, Any]:
 
 def _pool_key(pool: str) -> dict[str, Any]:
     return {"pk": {"S": f"POOL#{pool}"}, "sk": {"S": "POOL"}}
+
+
+def _spent_key(key: str) -> dict[str, Any]:
+    return {"pk": {"S": f"SPENT#{key}"}, "sk": {"S": "SPENT"}}
 
 
 def _lost_condition(exc: ClientError) -> bool:
@@ -283,3 +288,19 @@ class DynamoDBStore:
     def count_backing(self) -> int:
         item = self._get(_COUNT_KEY)
         return int(item["backing"]["N"]) if item and "backing" in item else 0
+
+    # single-use marks
+
+    def spend_once(self, key: str, expires_at: int) -> bool:
+        try:
+            self._call(
+                "put_item",
+                TableName=self.table,
+                Item={**_spent_key(key), "expires_at": {"N": str(expires_at)}},
+                # TTL deletes within days of expiry, not at it: an expired mark no longer counts.
+                ConditionExpression="attribute_not_exists(pk) OR expires_at <= :now",
+                ExpressionAttributeValues={":now": {"N": str(now())}},
+            )
+        except StoreConflict:
+            return False
+        return True

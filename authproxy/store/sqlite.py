@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .base import BackingClient, Registration, StoreConflict, StoreUnavailable
+from .base import BackingClient, Registration, StoreConflict, StoreUnavailable, now
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS registrations (
@@ -24,6 +24,14 @@ CREATE TABLE IF NOT EXISTS backing_clients (
     data TEXT NOT NULL
 );
 """
+# Single-use marks (Store.spend_once); expired ones are deleted by the next spend.
+_SPENT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS spent (
+    key TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS spent_by_expiry ON spent (expires_at);
+"""
 
 
 class SQLiteStore:
@@ -36,6 +44,7 @@ class SQLiteStore:
             if str(path) != ":memory:":
                 self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
+            self._db.executescript(_SPENT_SCHEMA)
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
@@ -140,3 +149,17 @@ class SQLiteStore:
 
     def count_backing(self) -> int:
         return int(self._one("SELECT COUNT(*) FROM backing_clients"))
+
+    # single-use marks
+
+    def spend_once(self, key: str, expires_at: int) -> bool:
+        try:
+            with self._lock, self._db:
+                self._db.execute("DELETE FROM spent WHERE expires_at <= ?", (now(),))
+                inserted = self._db.execute(
+                    "INSERT OR IGNORE INTO spent (key, expires_at) VALUES (?, ?)",
+                    (key, expires_at),
+                ).rowcount
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"sqlite: {exc}") from None
+        return inserted == 1

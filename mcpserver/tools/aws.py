@@ -12,8 +12,10 @@ from typing import Annotated, Any
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
+# Optional in every tool: the annotation carries None so that the description stays on the
+# parameter itself (a description inside one branch of anyOf is one clients do not show).
 Region = Annotated[
-    str,
+    str | None,
     Field(
         pattern=r"^[a-z]{2}(-[a-z]+)+-\d$",
         description="AWS region, e.g. eu-west-1; defaults to the server's region",

@@ -28,8 +28,12 @@ MAX_PAGES = 200
 MAX_SECONDS = 40
 
 LogGroup = Annotated[
-    str,
-    Field(pattern=r"^[\.\-_/#A-Za-z0-9]{1,512}$", description="CloudWatch Logs group name"),
+    str | None,
+    Field(
+        pattern=r"^[\.\-_/#A-Za-z0-9]{1,512}$",
+        description="CloudWatch Logs group of the Bedrock invocation logs; defaults to the "
+        "server's",
+    ),
 ]
 
 REPORT_ANNOTATIONS = ToolAnnotations(
@@ -131,9 +135,9 @@ def register(server: MCPServer, default_region: str, default_log_group: str) -> 
     @server.tool(annotations=REPORT_ANNOTATIONS)
     async def bedrock_usage_report(
         ctx: Context,
-        region: Region | None = None,
-        log_group: LogGroup | None = None,
-        days: Annotated[int, Field(ge=1, le=90)] = 1,
+        region: Region = None,
+        log_group: LogGroup = None,
+        days: Annotated[int, Field(ge=1, le=90, description="How many days back, 1 to 90")] = 1,
     ) -> UsageReport:
         """Bedrock usage from model-invocation logs: requests and tokens in total, per day,
         per model and per caller, over the last `days` days."""

@@ -21,7 +21,9 @@ from pydantic import BaseModel, Field
 from mcpserver.tools.aws import Region, aws_errors, client, tool_error
 
 InstanceState = Literal["pending", "running", "shutting-down", "terminated", "stopping", "stopped"]
-InstanceId = Annotated[str, Field(pattern=r"^i-[0-9a-f]{8,17}$", description="e.g. i-0abc123…")]
+InstanceId = Annotated[
+    str, Field(pattern=r"^i-[0-9a-f]{8,17}$", description="The instance to stop, e.g. i-0abc123…")
+]
 
 # The revision whose tools/call can carry an elicitation inside its result (InputRequiredResult).
 # Earlier revisions elicit with a server-to-client request that a stateless server cannot receive
@@ -124,10 +126,16 @@ def register(server: MCPServer, default_region: str) -> None:
 
     @server.tool(annotations=LIST_ANNOTATIONS)
     def list_ec2_instances(
-        region: Region | None = None,
-        state: InstanceState | None = None,
-        max_results: Annotated[int, Field(ge=5, le=1000)] = 50,
-        next_token: str | None = None,
+        region: Region = None,
+        state: Annotated[
+            InstanceState | None, Field(description="Only instances in this state")
+        ] = None,
+        max_results: Annotated[
+            int, Field(ge=5, le=1000, description="Instances per page, 5 to 1000")
+        ] = 50,
+        next_token: Annotated[
+            str | None, Field(description="The next_token of the previous page, to continue")
+        ] = None,
     ) -> InstancePage:
         """List EC2 instances in a region, optionally only those in one state, a page at a time."""
         region = region or default_region
@@ -150,7 +158,7 @@ def register(server: MCPServer, default_region: str) -> None:
     def stop_ec2_instance(
         instance_id: InstanceId,
         confirmation: Annotated[ElicitationResult[StopConfirmation], Resolve(confirm_stop)],
-        region: Region | None = None,
+        region: Region = None,
         confirm: Annotated[
             bool, Field(description="Set only after the user agreed to stop the instance")
         ] = False,

@@ -3,6 +3,7 @@
 Until the client and redirect URI are proven, every refusal is a page and never a redirect; after
 that, refusals go back to the client with ``error``, ``state`` and RFC 9207 ``iss``."""
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -10,9 +11,12 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from authproxy import consent
+from authproxy.redirects import is_trusted_redirect
 from authproxy.sealing import Purpose, Sealer
+from authproxy.store import open_store
 from support.oauth import authorize_url, pkce, query
-from support.person import forms
+from support.person import Person, forms
 from support.stack import Stack, local_stack
 
 REDIRECT = "http://localhost:8123/callback"
@@ -305,8 +309,13 @@ def test_successful_callback_carries_code_state_and_iss(dev: Stack, client: dict
     assert got["iss"] == dev.issuer
 
 
-def _sealed_state(dev: Stack, client: dict, **changes: object) -> str:
-    payload = {
+BROWSER_SECRET = "s" * 43  # what this test's browser holds in its transaction cookie
+
+
+def _sealed_state(dev: Stack, client: dict, **sealed: object) -> str:
+    """A ``state`` as /authorize seals it, bound to :data:`BROWSER_SECRET`; ``sealed`` overrides
+    the envelope's fields."""
+    txn = {
         "client_id": client["client_id"],
         "backing_client_id": "b",
         "redirect_uri": REDIRECT,
@@ -316,9 +325,20 @@ def _sealed_state(dev: Stack, client: dict, **changes: object) -> str:
         "code_challenge": "c" * 43,
         "state": "client-state-123",
         "extra": {},
-        **changes,
+    }
+    payload = {
+        "txn": txn,
+        "browser": consent.browser_digest(BROWSER_SECRET),
+        "id": pkce()[0],  # any fresh random value
+        **sealed,
     }
     return Sealer(dev["AUTHPROXY_SECRET_KEY"]).seal(Purpose.STATE, payload)
+
+
+def _callback(dev: Stack, cookie: str | None = BROWSER_SECRET, **params: str) -> httpx.Response:
+    """GET /callback from a browser holding ``cookie`` as its transaction secret."""
+    cookies = {"authproxy-txn": cookie} if cookie else None
+    return httpx.get(f"{dev.issuer}/callback", params=params, cookies=cookies)
 
 
 def test_callback_with_forged_state_is_a_page(dev: Stack) -> None:
@@ -328,21 +348,80 @@ def test_callback_with_forged_state_is_a_page(dev: Stack) -> None:
 
 
 def test_callback_relays_cognito_errors_to_the_client(dev: Stack, client: dict) -> None:
-    response = httpx.get(
-        f"{dev.issuer}/callback",
-        params={
-            "state": _sealed_state(dev, client),
-            "error": "invalid_scope",
-            "error_description": "scope not allowed",
-        },
+    response = _callback(
+        dev,
+        state=_sealed_state(dev, client),
+        error="invalid_scope",
+        error_description="scope not allowed",
     )
     got = assert_error_redirect(dev, response, "invalid_scope")
     assert got["error_description"] == "scope not allowed"
 
 
 def test_callback_without_code_or_error_is_server_error(dev: Stack, client: dict) -> None:
-    response = httpx.get(f"{dev.issuer}/callback", params={"state": _sealed_state(dev, client)})
+    response = _callback(dev, state=_sealed_state(dev, client))
     assert_error_redirect(dev, response, "server_error")
+
+
+def test_upstream_redirect_binds_the_browser(dev: Stack, client: dict) -> None:
+    """The approval sets the transaction cookie; the sealed state carries only its digest."""
+    browser, fields = _consent_form(dev, client)
+    response = browser.post(f"{dev.issuer}/consent", data={**fields, "decision": "approve"})
+    secret = browser.cookies["authproxy-txn"]
+    assert len(secret) == 43
+    sealed = Sealer(dev["AUTHPROXY_SECRET_KEY"]).open(
+        Purpose.STATE, query(response.headers["location"])["state"]
+    )
+    assert sealed["browser"] == consent.browser_digest(secret)
+    assert secret not in response.headers["location"]
+    cookie = next(c for c in response.headers.get_list("set-cookie") if "authproxy-txn" in c)
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie
+    assert "Path=/" in cookie
+    # A second sign-in in the same browser keeps the secret, so both can finish.
+    page = browser.get(authorize_url(dev.issuer, client["client_id"], REDIRECT, pkce()[1]))
+    assert page.status_code == 302  # remembered approval
+    assert browser.cookies["authproxy-txn"] == secret
+
+
+def test_rfc9700_4_7_callback_without_the_transaction_cookie_is_a_page(
+    dev: Stack, client: dict
+) -> None:
+    response = _callback(dev, cookie=None, state=_sealed_state(dev, client), code="c")
+    assert_page(response, 403)
+    assert "another browser" in response.text
+
+
+def test_rfc9700_4_7_callback_with_another_browsers_cookie_is_a_page(
+    dev: Stack, client: dict
+) -> None:
+    response = _callback(dev, cookie="t" * 43, state=_sealed_state(dev, client), code="c")
+    assert_page(response, 403)
+
+
+def test_rfc9700_4_5_callback_state_is_spent_on_first_use(dev: Stack, client: dict) -> None:
+    state = _sealed_state(dev, client)
+    first = _callback(dev, state=state, error="access_denied")
+    assert_error_redirect(dev, first, "access_denied")
+    replay = _callback(dev, state=state, code="c")
+    assert_page(replay)
+    assert "already used" in replay.text
+
+
+@pytest.mark.parametrize(
+    "sealed",
+    [
+        {"browser": None},  # a state sealed before browsers were bound
+        {"id": ""},
+        {"id": None},
+        {"txn": None},
+        {"txn": {"client_id": "x"}},
+    ],
+)
+def test_callback_with_an_incomplete_state_is_a_page(
+    dev: Stack, client: dict, sealed: dict
+) -> None:
+    assert_page(_callback(dev, state=_sealed_state(dev, client, **sealed), code="c"))
 
 
 @pytest.fixture(scope="module")
@@ -374,10 +453,76 @@ def test_trusted_redirect_hosts_skip_consent(trusting: Stack) -> None:
     assert urlsplit(callback).hostname == "claude.ai"
 
 
+@pytest.mark.parametrize(
+    "redirect_uri",
+    [
+        "someapp://claude.ai/api/mcp/auth_callback",  # any app on the device can claim a scheme
+        "claude.ai:/api/mcp/auth_callback",
+        "https://claude.ai:8443/api/mcp/auth_callback",
+        "https://claude.ai.attacker.example/api/mcp/auth_callback",
+        "https://xn--claude-ai.example/api/mcp/auth_callback",
+    ],
+)
+def test_rfc9700_trusted_host_elsewhere_than_https_default_port_asks_for_consent(
+    trusting: Stack, redirect_uri: str
+) -> None:
+    client = trusting.register(
+        client_name="not claude",
+        redirect_uris=[redirect_uri],
+        token_endpoint_auth_method="none",
+    )
+    url = authorize_url(trusting.issuer, client["client_id"], redirect_uri, pkce()[1])
+    page = httpx.get(url)
+    assert page.status_code == 200, page.headers.get("location")
+    assert ">Approve</button>" in page.text
+
+
+@pytest.mark.parametrize(
+    "redirect_uri",
+    [
+        "https://CLAUDE.AI/api/mcp/auth_callback",
+        "https://claude.ai./api/mcp/auth_callback",  # the same name, fully qualified
+        "https://claude.ai:443/api/mcp/auth_callback",
+    ],
+)
+def test_trusted_host_matches_however_it_is_spelt(trusting: Stack, redirect_uri: str) -> None:
+    client = trusting.register(
+        client_name="claudeai", redirect_uris=[redirect_uri], token_endpoint_auth_method="none"
+    )
+    url = authorize_url(trusting.issuer, client["client_id"], redirect_uri, pkce()[1])
+    response = httpx.get(url)
+    assert response.status_code == 302
+    assert response.headers["location"].startswith(f"{trusting['COGNITO_DOMAIN']}/oauth2/")
+
+
+@pytest.mark.parametrize(
+    ("uri", "trusted"),
+    [
+        ("https://claude.ai/cb", True),
+        ("https://Claude.AI./cb", True),
+        ("https://ｃｌａｕｄｅ.ai/cb", True),  # full-width letters: browsers map them (UTS #46)
+        ("https://claude.ai:443/cb", True),
+        ("someapp://claude.ai/cb", False),
+        ("http://claude.ai/cb", False),
+        ("wss://claude.ai/cb", False),
+        ("https://claude.ai:8443/cb", False),
+        ("https://claude.ai../cb", False),
+        ("https://clаude.ai/cb", False),  # Cyrillic а
+        ("https://sub.claude.ai/cb", False),
+        ("https://claude.ai\\.evil.example/cb", False),
+        ("https://[::1]/cb", False),
+        ("https://claude.ai:x/cb", False),
+    ],
+)
+def test_is_trusted_redirect(uri: str, trusted: bool) -> None:
+    assert is_trusted_redirect(uri, ["claude.ai", "ＣＬＡＵＤＥ.com."]) is trusted
+    assert is_trusted_redirect("https://claude.com/cb", ["ＣＬＡＵＤＥ.com."])
+
+
 def test_expired_state_is_a_page(trusting: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     import itsdangerous.timed
 
-    stale = Sealer(trusting["AUTHPROXY_SECRET_KEY"]).seal(Purpose.STATE, {"client_id": "x"})
+    stale = Sealer(trusting["AUTHPROXY_SECRET_KEY"]).seal(Purpose.STATE, {"id": "x"})
     real = itsdangerous.timed.time.time
     later = real() + Purpose.STATE.max_age + 60
     monkeypatch.setattr(
@@ -403,3 +548,26 @@ def test_revoked_registration_cannot_authorize(dev: Stack) -> None:
 def test_no_pages_for_unknown_paths(dev: Stack, tmp_path: Path) -> None:
     assert httpx.get(f"{dev.issuer}/authorize/extra").status_code == 404
     assert httpx.post(f"{dev.issuer}/authorize").status_code == 405
+
+
+def test_callback_when_the_store_fails_is_a_page_and_reloading_works(tmp_path: Path) -> None:
+    """A store that cannot record the spend: 503 with Retry-After, nothing spent, so the same
+    Cognito response still finishes once the store is back."""
+    with local_stack(tmp_path) as stack:
+        client = stack.register(
+            client_name="Store Trouble", redirect_uris=[REDIRECT], token_endpoint_auth_method="none"
+        )
+        person = Person(stack["DEMO_USER"], stack["DEMO_PASSWORD"], (stack["COGNITO_DOMAIN"],))
+        callback = person.sign_in(
+            authorize_url(stack.issuer, client["client_id"], REDIRECT, "c" * 43)
+        )
+        store_url = stack["AUTHPROXY_STORE"]
+        with sqlite3.connect(store_url.removeprefix("sqlite:///")) as db:
+            db.execute("DROP TABLE spent")
+        refused = person.http.get(callback)
+        assert_page(refused, 503)
+        assert refused.headers["retry-after"]
+        open_store(store_url).close()  # the table is back
+        finished = person.http.get(callback)
+        assert finished.status_code == 302
+        assert "code" in query(finished.headers["location"])

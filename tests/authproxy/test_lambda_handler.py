@@ -163,7 +163,7 @@ def test_registration_and_authorize_through_the_load_balancer(handler: Any) -> N
     assert "Secure" in cookies[0]
 
 
-def test_consent_sets_two_cookies_through_the_load_balancer(handler: Any) -> None:
+def test_consent_sets_three_cookies_through_the_load_balancer(handler: Any) -> None:
     from support.person import forms
 
     registered = json.loads(
@@ -200,6 +200,7 @@ def test_consent_sets_two_cookies_through_the_load_balancer(handler: Any) -> Non
     assert sorted(c.split("=")[0] for c in cookies) == [
         "__Host-authproxy-consent",
         "__Host-authproxy-csrf",
+        "__Host-authproxy-txn",  # the browser binding of the state (design D11)
     ]
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from authproxy.errors import OAuthError
-from authproxy.redirects import check_redirect_uri, match_redirect_uri, redirect_host
+from authproxy.redirects import check_redirect_uri, match_redirect_uri, redirect_destination
 
 REAL_CLIENT_REDIRECTS = [
     "https://claude.ai/api/mcp/auth_callback",
@@ -85,8 +85,8 @@ def test_everything_else_matches_exactly() -> None:
 
 
 def test_consent_names_the_destination() -> None:
-    assert redirect_host("https://Claude.ai/api/mcp/auth_callback") == "claude.ai"
-    assert redirect_host("cursor://anysphere.cursor-mcp/oauth/callback") == (
+    assert redirect_destination("https://Claude.ai/api/mcp/auth_callback").ascii == "claude.ai"
+    assert redirect_destination("cursor://anysphere.cursor-mcp/oauth/callback").ascii == (
         "cursor://anysphere.cursor-mcp"
     )
-    assert redirect_host("com.example.app:/oauth2redirect") == "com.example.app:"
+    assert redirect_destination("com.example.app:/oauth2redirect").ascii == "com.example.app:"

@@ -1,6 +1,7 @@
 """One suite, both stores: SQLite (one host, tests) and DynamoDB (AWS, here moto)."""
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -157,3 +158,71 @@ def test_dynamodb_tells_a_lost_condition_from_a_concurrent_transaction() -> None
         with pytest.raises(StoreUnavailable):
             store.create_backing(backing("b1", None))
         stub.assert_no_pending_responses()
+
+
+# Single-use marks (Store.spend_once): the sealed authorization state is spent through them.
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def two_instances(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Store, Store]]:
+    """One store opened twice, as two Lambda instances (or two processes on a host) see it."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'authproxy.db'}"
+        first, second = open_store(url), open_store(url)
+        yield first, second
+        first.close()
+        second.close()
+        return
+    with mock_aws():
+        clients = [boto3.client("dynamodb", region_name="us-east-1") for _ in range(2)]
+        create_table(clients[0], "registrations")
+        yield (
+            DynamoDBStore("registrations", client=clients[0]),
+            DynamoDBStore("registrations", client=clients[1]),
+        )
+
+
+def test_rfc9700_4_5_spend_once_is_true_only_the_first_time(store: Store) -> None:
+    later = now() + 900
+    assert store.spend_once("state#a", later) is True
+    assert store.spend_once("state#a", later) is False
+    assert store.spend_once("state#a", later + 60) is False
+    assert store.spend_once("state#b", later) is True
+
+
+def test_spend_once_forgets_expired_marks(store: Store) -> None:
+    assert store.spend_once("state#old", now() - 1) is True
+    # TTL deletes late: a mark past its expiry no longer counts, whether or not it is still there.
+    assert store.spend_once("state#old", now() + 900) is True
+    assert store.spend_once("state#old", now() + 900) is False
+
+
+def test_spend_once_marks_are_not_registrations_or_backing_clients(store: Store) -> None:
+    store.spend_once("state#x", now() + 900)
+    assert store.list_registrations() == []
+    assert store.list_backing() == []
+    assert store.count_backing() == 0
+    assert store.get_registration("state#x") is None
+
+
+def test_rfc9700_4_5_spend_once_holds_across_instances_under_concurrency(
+    two_instances: tuple[Store, Store],
+) -> None:
+    expires = now() + 900
+    keys = [f"state#race-{n}" for n in range(5)]
+    attempts = [(key, two_instances[i % 2]) for key in keys for i in range(16)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda a: (a[0], a[1].spend_once(a[0], expires)), attempts))
+    for key in keys:
+        assert [won for k, won in results if k == key].count(True) == 1, key
+
+
+def test_dynamodb_spent_marks_expire_by_the_tables_ttl_attribute() -> None:
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_table(client, "registrations")
+        DynamoDBStore("registrations", client=client).spend_once("state#ttl", 1234567890)
+        item = client.get_item(
+            TableName="registrations", Key={"pk": {"S": "SPENT#state#ttl"}, "sk": {"S": "SPENT"}}
+        )["Item"]
+    assert item["expires_at"] == {"N": "1234567890"}

@@ -141,3 +141,16 @@ async def test_without_a_log_group_there_is_no_usage_tool() -> None:
         tool.name for tool in await build_server(settings(MCP_BEDROCK_LOG_GROUP="")).list_tools()
     }
     assert on - off == {"bedrock_usage_report"}
+
+
+async def test_tool_and_argument_descriptions_read_as_prose() -> None:
+    """Clients show these to people and models: no source indentation or line breaks, and every
+    argument says what it is (a description inside one anyOf branch is not shown)."""
+    from mcpserver.server import build_server
+
+    for tool in await build_server(settings()).list_tools():
+        assert tool.description
+        assert "\n" not in tool.description
+        assert "  " not in tool.description
+        for name, schema in tool.input_schema.get("properties", {}).items():
+            assert schema.get("description"), f"{tool.name}.{name} has no description"

@@ -4,47 +4,11 @@ consent page. The real-browser version of this walk lives in the e2e tests (head
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-
-@dataclass
-class Form:
-    action: str
-    method: str
-    fields: dict[str, str] = field(default_factory=dict)
-    buttons: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def is_login(self) -> bool:
-        return "password" in self.fields
-
-    @property
-    def is_consent(self) -> bool:
-        return "decision" in self.buttons
-
-
-class _FormParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms: list[Form] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self.forms.append(Form(a.get("action", ""), a.get("method", "get").lower()))
-        elif self.forms and tag == "input" and a.get("name"):
-            self.forms[-1].fields[a["name"]] = a.get("value", "")
-        elif self.forms and tag == "button" and a.get("name"):
-            self.forms[-1].buttons[a["name"]] = a.get("value", "")
-
-
-def forms(html: str) -> list[Form]:
-    parser = _FormParser()
-    parser.feed(html)
-    return parser.forms
+from authproxy.html_forms import forms
 
 
 class SignInError(AssertionError):
