@@ -26,19 +26,16 @@ from gateway.forward import Forwarder, UpstreamClient, rpc_error
 from gateway.identity import upstream_key
 from gateway.sessions import BoundSessions
 from gateway.settings import Settings
-from resourcekit import (
-    BearerAuthMiddleware,
-    CognitoTokenVerifier,
-    KeySource,
-    RemoteJWKS,
-    StaticJWKS,
+from resourcekit.jsonrpc import send_json
+from resourcekit.jwks import KeySource, RemoteJWKS, StaticJWKS
+from resourcekit.metadata import (
     metadata_endpoint,
     metadata_path,
     metadata_url,
     protected_resource_metadata,
 )
-from resourcekit.jsonrpc import send_json
-from resourcekit.middleware import CORS_REQUEST_HEADERS
+from resourcekit.middleware import CORS_REQUEST_HEADERS, BearerAuthMiddleware
+from resourcekit.verifier import CognitoTokenVerifier
 from servicekit import logs
 
 

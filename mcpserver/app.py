@@ -26,19 +26,16 @@ from mcpserver.server import DESTRUCTIVE_TOOLS, build_server
 from mcpserver.sessions import SessionBindingMiddleware, SessionIds
 from mcpserver.settings import Settings
 from mcpserver.transport import StatelessTransport
-from resourcekit import (
-    BearerAuthMiddleware,
-    CognitoTokenVerifier,
-    KeySource,
-    RemoteJWKS,
-    StaticJWKS,
+from resourcekit.jwks import KeySource, RemoteJWKS, StaticJWKS
+from resourcekit.metadata import (
+    WELL_KNOWN,
     metadata_endpoint,
     metadata_path,
     metadata_url,
     protected_resource_metadata,
 )
-from resourcekit.metadata import WELL_KNOWN
-from resourcekit.middleware import CORS_REQUEST_HEADERS
+from resourcekit.middleware import CORS_REQUEST_HEADERS, BearerAuthMiddleware
+from resourcekit.verifier import CognitoTokenVerifier
 from servicekit import logs
 
 

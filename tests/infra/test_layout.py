@@ -8,7 +8,7 @@ from pathlib import Path
 
 from setuptools import find_packages
 
-from scripts.build_lambdas import imports_of, module_file
+from scripts.build_lambdas import imports_of, module_file, reachable
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("servicekit", "resourcekit", "mcpserver", "gateway", "authproxy", "devstack")
@@ -91,3 +91,11 @@ def test_the_wheel_holds_the_deployables_and_the_core_not_the_local_stand_in() -
         shipped |= set(find_packages(str(ROOT / where), include=find["include"]))
     tops = {name.split(".")[0] for name in shipped}
     assert tops == {"authproxy", "mcpserver", "servicekit", "resourcekit", "gateway"}
+
+
+def test_the_facade_artifact_does_not_load_the_mcp_sdk() -> None:
+    """The façade uses resourcekit's metadata builder only; importing it must not drag the MCP SDK
+    (and its cold-start cost) into the façade's Lambda."""
+    _modules, external = reachable("authproxy.lambda_handler")
+    assert "mcp" not in external
+    assert "joserfc" in reachable("mcpserver.lambda_handler")[1]

@@ -19,18 +19,15 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
 import mcpserver.auth
-from resourcekit import (
-    BearerAuthMiddleware,
-    CognitoTokenVerifier,
-    InvalidToken,
-    KeySetUnavailable,
-    RemoteJWKS,
-    is_bound_to_resource,
+from resourcekit.jwks import KeySetUnavailable, RemoteJWKS
+from resourcekit.metadata import (
     metadata_endpoint,
     metadata_path,
     metadata_url,
     protected_resource_metadata,
 )
+from resourcekit.middleware import BearerAuthMiddleware
+from resourcekit.verifier import CognitoTokenVerifier, InvalidToken, is_bound_to_resource
 
 RESOURCE = "https://mcp.example.com/mcp"
 
