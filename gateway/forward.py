@@ -18,6 +18,7 @@ Streamable HTTP passes through unchanged: ``POST`` with JSON or ``text/event-str
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
@@ -58,6 +59,7 @@ DROPPED_RESPONSE_HEADERS = frozenset(
         "set-cookie",
     }
 )
+VISIBLE_ASCII = re.compile(r"^[\x21-\x7e]+$")
 UPSTREAM_UNAVAILABLE = -32000  # JSON-RPC 2.0 §5.1: implementation-defined server error
 
 
@@ -74,7 +76,6 @@ def forwarded_headers(headers: Headers) -> dict[str, str]:
     }
     # Compressed answers pass through as they are, so ask for what the client accepts.
     out["accept-encoding"] = headers.get("accept-encoding", "identity")
-    out.pop(IDENTITY_HEADER, None)
     return out
 
 
@@ -189,17 +190,25 @@ class Forwarder:
             await send_json(send, 502, rpc_error(INTERNAL_ERROR, "Upstream unavailable"))
             return
         try:
-            await self._relay(response, subject, receive, send)
+            upstream_session = response.headers.get(SESSION_HEADER)
+            if upstream_session is not None and not VISIBLE_ASCII.match(upstream_session):
+                # Streamable HTTP: a session id is visible ASCII. Anything else is a broken
+                # upstream, not something to sign and hand to the client.
+                logger.warning(
+                    "upstream session id malformed", extra={"upstream": self.upstream.resource}
+                )
+                await send_json(send, 502, rpc_error(INTERNAL_ERROR, "Upstream unavailable"))
+                return
+            session = (
+                None if upstream_session is None else self.sessions.wrap(upstream_session, subject)
+            )
+            await self._relay(response, session, receive, send)
         finally:
             await response.aclose()
 
     async def _relay(
-        self, response: httpx.Response, subject: str, receive: Receive, send: Send
+        self, response: httpx.Response, session: str | None, receive: Receive, send: Send
     ) -> None:
-        upstream_session = response.headers.get(SESSION_HEADER)
-        session = (
-            None if upstream_session is None else self.sessions.wrap(upstream_session, subject)
-        )
         await send(
             {
                 "type": "http.response.start",

@@ -66,6 +66,9 @@ class Recorder:
                 response = Response(status_code=202)
             elif message.get("method") == "stream":
                 response = StreamingResponse(self._events(), media_type="text/event-stream")
+            elif message.get("method") == "bad-session":
+                # Not visible ASCII: a broken upstream (Streamable HTTP, "Session Management").
+                response = JSONResponse({}, headers={"mcp-session-id": "session id é"})
             else:
                 response = JSONResponse(
                     {"jsonrpc": "2.0", "id": message["id"], "result": {"ok": True}},

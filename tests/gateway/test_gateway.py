@@ -272,3 +272,11 @@ def test_consent_names_the_upstream_the_client_asks_for(gateway: Gateway) -> Non
     assert page.status_code == 200
     assert "rec (through the gateway)" in page.text
     assert url in page.text
+
+
+def test_an_upstream_session_id_that_is_not_visible_ascii_is_a_502(
+    gateway: Gateway, token: str
+) -> None:
+    answered = post(gateway, "rec", {"jsonrpc": "2.0", "id": 3, "method": "bad-session"}, token)
+    assert answered.status_code == 502
+    assert "mcp-session-id" not in answered.headers
