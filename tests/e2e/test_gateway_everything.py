@@ -157,10 +157,16 @@ async def test_mcp_remote_signs_in_and_uses_the_everything_server(
 
     with (tmp_path / "mcp-remote.log").open("w") as errlog, anyio.fail_after(RUN_TIMEOUT):
         async with Client(
-            stdio_client(server, errlog=errlog), mode="legacy", client_info=host
+            stdio_client(server, errlog=errlog),
+            mode="legacy",
+            client_info=host,
+            sampling_callback=sample,
         ) as client:
             tools = {tool.name for tool in (await client.list_tools()).tools}
             echoed = await client.call_tool("echo", {"message": "hello from mcp-remote"})
+            sampled = await client.call_tool(
+                "trigger-sampling-request", {"prompt": "say something", "maxTokens": 10}
+            )
             long_running = await client.call_tool(
                 "trigger-long-running-operation",
                 {"duration": 1, "steps": 2},
@@ -173,6 +179,7 @@ async def test_mcp_remote_signs_in_and_uses_the_everything_server(
     assert "hello from mcp-remote" in text_of(echoed)
     assert "Long running operation completed" in text_of(long_running)
     assert progress == [1, 2]
+    assert "sampled through the gateway" in text_of(sampled)
 
 
 SUMMARY_LINE = re.compile(
