@@ -7,53 +7,40 @@ or :mod:`.cognito_oauth` (Cognito's endpoints).
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 
 import httpx
 from mangum import Mangum
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
 from servicekit import logs
-from servicekit.env import read_secret
+from servicekit.keys import KeyRing, key_ring, refresh_after_restore
 
-from . import authorize, metadata, registration, token
+from . import authorize, error_handlers, flight, metadata, registration, token
 from .cimd import MetadataDocuments
 from .clients import Registrar
 from .cognito_admin import CognitoAdmin
 from .cognito_oauth import CognitoOAuth
-from .errors import OAuthError, temporarily_unavailable
+from .errors import OAuthError
 from .sealing import Sealer, SecretBox
 from .settings import MIN_SECRET_LENGTH, Settings
 from .state import AppState
 from .store import Store, StoreUnavailable, open_store
 
-log = logging.getLogger(__name__)
 
-
-def load_secret_key(settings: Settings) -> str:
-    """The sealing key: from the environment, or Secrets Manager once per cold start."""
-    if settings.secret_key:
-        return settings.secret_key
-    assert settings.secret_arn  # Settings.from_env requires one of the two
-    return read_secret(settings.secret_arn, "AUTHPROXY_SECRET_ARN", min_length=MIN_SECRET_LENGTH)
-
-
-async def _oauth_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, OAuthError)
-    return exc.response()
-
-
-async def _store_unavailable(request: Request, exc: Exception) -> Response:
-    log.error("registration store unavailable", extra={"reason": str(exc)})
-    return temporarily_unavailable(
-        "the registration store is not answering; retry shortly"
-    ).response()
+def load_secret_key(settings: Settings) -> KeyRing:
+    """The sealing keys (design D3, key rotation): ``AUTHPROXY_SECRET_KEY``, or the versions of
+    the ``AUTHPROXY_SECRET_ARN`` secret, read again every few minutes."""
+    return key_ring(
+        settings.secret_keys,
+        settings.secret_arn,
+        variable="AUTHPROXY_SECRET_ARN",
+        min_length=MIN_SECRET_LENGTH,
+    )
 
 
 def create_app(
@@ -63,9 +50,12 @@ def create_app(
     admin: CognitoAdmin | None = None,
     upstream_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Starlette:
-    """Build the façade for one deployment. Tests pass their own store, admin or transport."""
-    logs.configure("authproxy", settings.log_level, libraries=("mangum",))
-    key = load_secret_key(settings)
+    """Build the façade for one deployment. Tests pass their own store, admin or transport.
+    On Lambda with SnapStart the keys are read again right after each restore, so a key
+    rotated in Secrets Manager takes effect without publishing a new version."""
+    logs.configure("authproxy", settings.log_level)
+    keys = load_secret_key(settings)
+    refresh_after_restore(keys)
     store = store or open_store(settings.store_url, region=settings.region)
     admin = admin or CognitoAdmin(
         settings.user_pool_id, settings.region, endpoint_url=settings.cognito_endpoint
@@ -75,8 +65,8 @@ def create_app(
     )
     state = AppState(
         settings=settings,
-        registrar=Registrar(settings, store, admin, SecretBox(key)),
-        sealer=Sealer(key),
+        registrar=Registrar(settings, store, admin, SecretBox(keys)),
+        sealer=Sealer(keys),
         upstream=upstream,
         documents=MetadataDocuments(settings),
     )
@@ -100,7 +90,11 @@ def create_app(
     app = Starlette(
         routes=routes,
         middleware=[
-            Middleware(logs.RequestLogMiddleware, logger="authproxy.access"),
+            Middleware(
+                logs.RequestLogMiddleware,
+                logger="authproxy.access",
+                describe=flight.access_fields,
+            ),
             # Browser-based MCP clients read metadata and call /register and /token from their
             # own origin; no cookies are involved there, so any origin may.
             Middleware(
@@ -110,10 +104,12 @@ def create_app(
                 allow_headers=["authorization", "content-type", "mcp-protocol-version"],
                 max_age=3600,
             ),
+            Middleware(error_handlers.FailurePages),
         ],
         exception_handlers={
-            OAuthError: _oauth_error,
-            StoreUnavailable: _store_unavailable,
+            OAuthError: error_handlers.oauth_error,
+            StoreUnavailable: error_handlers.store_unavailable,
+            HTTPException: error_handlers.http_error,
         },
         lifespan=lifespan,
     )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -25,10 +25,18 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from . import bodies, consent
+from . import bodies, consent, flight
 from .cimd import MetadataDocumentError, is_metadata_url
 from .errors import OAuthError
-from .pages import ConsentView, consent_page, error_page
+from .pages import (
+    RECONNECT,
+    START_AGAIN_OR_REPORT,
+    ConsentView,
+    Permission,
+    busy_page,
+    consent_page,
+    error_page,
+)
 from .redirects import (
     ascii_uri,
     check_redirect_uri,
@@ -38,8 +46,9 @@ from .redirects import (
     match_redirect_uri,
     redirect_destination,
 )
-from .resources import find_resource, resolve_grant
+from .resources import OIDC_SCOPE_DESCRIPTIONS, find_resource, resolve_grant
 from .sealing import EnvelopeError, Purpose
+from .settings import ProtectedResource
 from .state import AppState, app_state
 from .store import Registration, StoreUnavailable
 from .store.base import now
@@ -48,6 +57,20 @@ log = logging.getLogger(__name__)
 
 CONSENT_FORM_LIMIT = 16 * 1024
 CALLBACK_REFUSED = "Sign-in could not be completed"
+# Next steps particular to this module's pages (the common ones are in .pages).
+SAME_BROWSER = (
+    "Start the sign-in again from your application and finish it in the browser window it opens, "
+    "with cookies allowed for this site."
+)
+REREGISTER_OR_CLOSE = (
+    "If you did not just start signing in from an application you use, close this window. "
+    "Otherwise remove this server from your application and add it again, so that it registers "
+    "the address it now uses; if this page comes back, tell the application's developer."
+)
+METADATA_UNUSABLE = (
+    "Try again in a few minutes. If this page comes back, tell the application's developer "
+    "what this page says: the application's description of itself cannot be used."
+)
 
 # Parameters the façade forwards to Cognito's authorization endpoint as they came.
 PASSTHROUGH = ("identity_provider", "idp_identifier", "login_hint", "prompt", "lang", "nonce")
@@ -63,13 +86,29 @@ SINGLE_VALUED = (
 
 
 class PageError(Exception):
-    """The request cannot be trusted to redirect anywhere: show a page instead."""
+    """The request cannot be trusted to redirect anywhere: show a page instead, with what the
+    person can do next."""
 
-    def __init__(self, title: str, detail: str, status: int = 400) -> None:
+    def __init__(
+        self, title: str, detail: str, status: int = 400, next_step: str = START_AGAIN_OR_REPORT
+    ) -> None:
         super().__init__(detail)
         self.title = title
         self.detail = detail
         self.status = status
+        self.next_step = next_step
+
+    def page(self) -> Response:
+        return error_page(self.title, self.detail, self.status, next_step=self.next_step)
+
+
+def revoked() -> PageError:
+    """The client's registration was revoked: only registering again can help."""
+    return PageError(
+        "Application revoked",
+        "This application's registration with this server has been revoked or removed.",
+        next_step=RECONNECT,
+    )
 
 
 @dataclass(frozen=True)
@@ -85,6 +124,8 @@ class Transaction:
     code_challenge: str
     state: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    #: The sign-in this transaction belongs to (design D12).
+    flow_id: str = ""
 
     def payload(self) -> dict[str, Any]:
         return asdict(self)
@@ -175,6 +216,7 @@ def _trusted_redirect(registration: Registration, params: QueryParams) -> tuple[
             raise PageError(
                 "Redirect URI mismatch",
                 "The application asked to return to an address it did not register.",
+                next_step=REREGISTER_OR_CLOSE,
             )
         return values[0], True
     registered = registration.redirect_uris
@@ -193,9 +235,14 @@ async def _registration(state: AppState, client_id: str | None) -> Registration:
     else:
         registration = await run_in_threadpool(state.registrar.get, client_id)
     if registration is None:
-        raise PageError("Unknown application", "This application is not registered here.")
+        raise PageError(
+            "Unknown application",
+            "This application is not registered with this server: its registration may have "
+            "expired or been removed.",
+            next_step=RECONNECT,
+        )
     if registration.status != "active":
-        raise PageError("Application revoked", "This application's access has been revoked.")
+        raise revoked()
     return registration
 
 
@@ -206,7 +253,9 @@ async def _metadata_document_registration(state: AppState, url: str) -> Registra
     except MetadataDocumentError as exc:
         stored = await run_in_threadpool(state.registrar.get, url)
         if stored is None:
-            raise PageError("Client metadata unusable", str(exc)) from None
+            raise PageError(
+                "Client metadata unusable", str(exc), next_step=METADATA_UNUSABLE
+            ) from None
         log.warning(
             "client metadata document unavailable; using the stored copy",
             extra={"client_id": url, "reason": str(exc)},
@@ -252,12 +301,17 @@ def _check(
 async def authorize(request: Request) -> Response:
     """GET /authorize."""
     state = app_state(request)
-    params = request.query_params
+    flow_id = flight.new_flow_id()
+    flight.note(request, step="authorize", flow_id=flow_id)
     try:
-        registration = await _registration(state, _single_or_page(params, "client_id"))
+        params = _query(request)
+        client_id = _single_or_page(params, "client_id")
+        flight.note(request, client_id=client_id)
+        registration = await _registration(state, client_id)
         redirect_uri, given = _trusted_redirect(registration, params)
     except PageError as exc:
-        return error_page(exc.title, exc.detail, exc.status)
+        flight.sign_in_failed(request, "authorization_request", "page")
+        return exc.page()
     partial = Transaction(
         client_id=registration.client_id,
         backing_client_id=registration.backing_client_id,
@@ -269,17 +323,30 @@ async def authorize(request: Request) -> Response:
         state=params.get("state"),
     )
     try:
-        txn = _check(params, registration, state, redirect_uri, given)
+        txn = replace(_check(params, registration, state, redirect_uri, given), flow_id=flow_id)
     except OAuthError as exc:
+        flight.sign_in_failed(request, "authorization_request", exc.error)
         return error_redirect(state, partial, exc)
     if _skip_consent(request, state, txn):
+        flight.note(request, consent="skipped")
+        flight.METRICS.emit("SignInsStarted")
         return upstream_redirect(request, state, txn)
     if "none" in txn.extra.get("prompt", "").split():
         # OpenID Connect Core §3.1.2.6: no page may be shown, and consent is missing.
+        flight.sign_in_failed(request, "consent_required", "consent_required")
         return error_redirect(
             state, txn, OAuthError("consent_required", "this client is not yet approved")
         )
+    flight.note(request, consent="shown")
+    flight.METRICS.emit("SignInsStarted")
     return _consent_form(state, registration, txn)
+
+
+def _query(request: Request) -> QueryParams:
+    try:
+        return bodies.query(request)
+    except bodies.BadBody:
+        raise PageError("Invalid request", "The request's parameters are not valid text.") from None
 
 
 def _single_or_page(params: QueryParams, name: str) -> str | None:
@@ -315,7 +382,7 @@ def _consent_form(state: AppState, registration: Registration, txn: Transaction)
         redirect_uri=ascii_uri(txn.redirect_uri),
         resource_name=resource.name if resource else txn.resource,
         resource=txn.resource,
-        scopes=txn.scopes,
+        permissions=_permissions(resource, txn.scopes),
         loopback_only=all(is_loopback(u) for u in uris),
         form_token=nonce,
         transaction=state.sealer.seal(Purpose.CONSENT_FORM, {"txn": txn.payload(), "csrf": nonce}),
@@ -326,27 +393,51 @@ def _consent_form(state: AppState, registration: Registration, txn: Transaction)
     return response
 
 
+def _permissions(
+    resource: ProtectedResource | None, scopes: tuple[str, ...]
+) -> tuple[Permission, ...]:
+    """Each scope the token will carry, with what it lets the application do in words."""
+    names = dict(zip(resource.cognito_scopes, resource.scopes, strict=True)) if resource else {}
+    return tuple(
+        Permission(
+            resource.describe(names[scope])
+            if resource and scope in names
+            else OIDC_SCOPE_DESCRIPTIONS.get(scope, scope),
+            scope,
+        )
+        for scope in scopes
+    )
+
+
 async def decide(request: Request) -> Response:
     """POST /consent: the person approved or denied; continue to Cognito or tell the client."""
     state = app_state(request)
+    flight.note(request, step="consent")
     try:
         form = bodies.form_fields(await bodies.read(request, CONSENT_FORM_LIMIT))
         sealed = state.sealer.open(Purpose.CONSENT_FORM, form.get("transaction", ""))
         txn = Transaction.from_payload(sealed["txn"], Purpose.CONSENT_FORM)
     except (bodies.BadBody, EnvelopeError, KeyError, TypeError):
-        return error_page(
-            "This page has expired", "The approval form is no longer valid.", status=400
-        )
+        flight.sign_in_failed(request, "consent_expired", "page")
+        return error_page("This page has expired", "The approval form is no longer valid.")
+    flight.note(request, flow_id=txn.flow_id or None, client_id=txn.client_id)
     if not consent.csrf_ok(
         request, state.settings, str(sealed.get("csrf", "")), form.get("csrf_token", "")
     ):
+        flight.sign_in_failed(request, "consent_refused", "page")
         return error_page(
-            "Request refused", "The approval did not come from this browser's page.", status=403
+            "Request refused",
+            "The approval did not come from this browser's page.",
+            status=403,
+            next_step=SAME_BROWSER,
         )
     registration = await run_in_threadpool(state.registrar.active, txn.client_id)
     if registration is None:
-        return error_page("Application revoked", "This application's access has been revoked.")
+        flight.sign_in_failed(request, "revoked", "page")
+        return revoked().page()
     if form.get("decision") != "approve":
+        flight.note(request, error="access_denied")
+        flight.METRICS.emit("SignInsDenied")
         response = error_redirect(
             state, txn, OAuthError("access_denied", "the user denied the request")
         )
@@ -364,20 +455,32 @@ async def callback(request: Request) -> Response:
     client, redirect URI and resource that Cognito itself cannot.
     """
     state = app_state(request)
-    params = request.query_params
+    flight.note(request, step="callback")
+    try:
+        params = _query(request)
+    except PageError as exc:
+        flight.sign_in_failed(request, "callback_request", "page")
+        return error_page(exc.title, exc.detail, exc.status)
     try:
         txn, browser, txn_id = _open_state(state, params.get("state", ""))
     except EnvelopeError as exc:
+        flight.sign_in_failed(request, "state_expired" if exc.expired else "state_invalid", "page")
         detail = (
-            "The sign-in took too long. Start again from your application."
+            "The sign-in took too long."
             if exc.expired
             else "The sign-in response could not be verified."
         )
         return error_page(CALLBACK_REFUSED, detail)
+    flight.note(request, flow_id=txn.flow_id or None, client_id=txn.client_id)
     refused = await _refusal(request, state, browser, txn_id)
     if refused is not None:
         return refused
     if params.get("error"):
+        if params["error"] == "access_denied":
+            flight.note(request, error="access_denied")
+            flight.METRICS.emit("SignInsDenied")
+        else:
+            flight.sign_in_failed(request, "upstream_error", params["error"])
         return client_redirect(
             state,
             txn,
@@ -385,6 +488,7 @@ async def callback(request: Request) -> Response:
         )
     code = params.get("code")
     if not code:
+        flight.sign_in_failed(request, "no_code", "server_error")
         return error_redirect(
             state, txn, OAuthError("server_error", "the identity provider returned no code")
         )
@@ -398,8 +502,12 @@ async def callback(request: Request) -> Response:
             "redirect_uri_given": txn.redirect_uri_given,
             "resource": txn.resource,
             "scopes": list(txn.scopes),
+            # /token checks the verifier against it first, to say when PKCE is what failed.
+            "code_challenge": txn.code_challenge,
+            "flow_id": txn.flow_id,
         },
     )
+    flight.METRICS.emit("SignInsCompleted")
     return client_redirect(state, txn, {"code": wrapped})
 
 
@@ -418,11 +526,12 @@ async def _refusal(request: Request, state: AppState, browser: str, txn_id: str)
     redirect: the response is not the client's to receive. None when it may go on."""
     if not consent.is_bound_browser(request, state.settings, browser):
         log.warning("authorization response refused: another browser", extra={"txn": txn_id})
+        flight.sign_in_failed(request, "another_browser", "page")
         return error_page(
             CALLBACK_REFUSED,
-            "This sign-in was started in another browser. Start again from your application, "
-            "in this browser.",
+            "This sign-in was started in another browser.",
             status=403,
+            next_step=SAME_BROWSER,
         )
     try:
         first = await run_in_threadpool(
@@ -430,15 +539,13 @@ async def _refusal(request: Request, state: AppState, browser: str, txn_id: str)
         )
     except StoreUnavailable as exc:
         log.error("registration store unavailable", extra={"reason": str(exc)})
-        page = error_page(
-            "Please try again", "The sign-in service is busy. Reload this page shortly.", 503
-        )
-        page.headers["Retry-After"] = "5"
-        return page
+        flight.sign_in_failed(request, "store_unavailable", "page")
+        return busy_page()
     if not first:
         log.warning("authorization response refused: replayed", extra={"txn": txn_id})
+        flight.sign_in_failed(request, "replayed", "page")
         return error_page(
             CALLBACK_REFUSED,
-            "This sign-in response was already used. Start again from your application.",
+            "This sign-in response was already used.",
         )
     return None

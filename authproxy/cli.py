@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from servicekit.env import UPSTREAM_NAME
 
 from .cognito_admin import CognitoAdminError
+from .manage import SETTLING
 from .settings import SettingsError
 from .store import StoreUnavailable
 
@@ -33,6 +34,7 @@ def _serve(args: argparse.Namespace) -> int:
     from .app import create_app
     from .settings import Settings
 
+    _log_file(args)
     app = create_app(Settings.from_env())
     with stopped_by_signals():
         uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
@@ -51,6 +53,7 @@ def _dev(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    _log_file(args)
     run(
         DevOptions(
             host=args.host,
@@ -63,6 +66,7 @@ def _dev(args: argparse.Namespace) -> int:
             trusted_redirect_hosts=args.trusted_redirect_hosts,
             store=args.store,
             upstreams=tuple(args.upstream),
+            log_level=args.log_level.upper(),
         )
     )
     return 0
@@ -79,6 +83,14 @@ def _upstream(value: str) -> tuple[str, str]:
     return name, url
 
 
+def _log_file(args: argparse.Namespace) -> None:
+    """``--log-file``: every JSON log line also goes to this file (``authproxy trace`` reads it)."""
+    if args.log_file:
+        from servicekit import logs
+
+        logs.also_write_to(args.log_file)
+
+
 def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
     widths = {c: max([len(c), *(len(str(r[c])) for r in rows)]) for c in columns}
     lines = ["  ".join(c.upper().ljust(widths[c]) for c in columns)]
@@ -92,7 +104,7 @@ def _progress(done: int, total: int) -> None:
 
 def _clients(args: argparse.Namespace) -> int:
     from . import manage
-    from .cognito_admin import CognitoAdmin
+    from .cognito_admin import CognitoAdmin, deployment_mark
     from .resources import scopes_supported
     from .settings import OperatorSettings
     from .store import open_store
@@ -100,6 +112,7 @@ def _clients(args: argparse.Namespace) -> int:
     settings = OperatorSettings.from_env()
     store = open_store(settings.store_url, region=settings.region)
     admin = CognitoAdmin(settings.user_pool_id, settings.region, settings.cognito_endpoint)
+    owner = deployment_mark(settings.store_url, settings.region)
     if args.action == "list":
         rows = manage.list_clients(store)
         if args.json:
@@ -137,7 +150,12 @@ def _clients(args: argparse.Namespace) -> int:
         return 0
     if args.action == "prune":
         plan = manage.plan_prune(
-            store, never_used_days=args.never_used_days, idle_days=args.idle_days
+            store,
+            admin,
+            owner,
+            never_used_days=args.never_used_days,
+            idle_days=args.idle_days,
+            settling=args.min_age,
         )
         print(
             f"{len(plan.registrations)} registrations and {len(plan.backing)} backing clients "
@@ -145,6 +163,8 @@ def _clients(args: argparse.Namespace) -> int:
         )
         for registration in plan.registrations:
             print(f"  {registration.client_id}  {registration.client_name}")
+        for backing in plan.not_owned:
+            print(f"  left alone, not this deployment's: backing client {backing.client_id}")
         if not args.yes:
             return 0
         failures = manage.apply_prune(store, admin, plan, _progress)
@@ -152,7 +172,9 @@ def _clients(args: argparse.Namespace) -> int:
         return 1 if failures else 0
     if args.action == "reconcile":
         scopes = scopes_supported(settings.resources) if settings.resources else []
-        drift = manage.find_drift(store, admin, _progress, settling=args.min_age, scopes=scopes)
+        drift = manage.find_drift(
+            store, admin, owner, _progress, settling=args.min_age, scopes=scopes
+        )
         print(json.dumps(drift.as_dict(), indent=2))
         if drift.clean:
             print("store and Cognito agree")
@@ -160,13 +182,14 @@ def _clients(args: argparse.Namespace) -> int:
         if not args.fix:
             print("drift found (dry run; --fix to repair)")
             return 1
-        failures = manage.fix_drift(store, admin, drift)
+        failures = manage.fix_drift(store, admin, owner, drift)
         print("repaired" if not failures else f"{failures} Cognito clients could not be deleted")
         return 1 if failures else 0
     raise AssertionError(args.action)
 
 
 CHECK_PASSWORD_VARIABLE = "AUTHPROXY_CHECK_PASSWORD"
+LOG_FILE_HELP = "also append the JSON log lines to this file (for authproxy trace)"
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -240,6 +263,7 @@ def parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the façade (settings from the environment)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--log-file", metavar="PATH", help=LOG_FILE_HELP)
     serve.set_defaults(func=_serve)
 
     dev = commands.add_parser(
@@ -267,6 +291,14 @@ def parser() -> argparse.ArgumentParser:
         help="an MCP server (Streamable HTTP) to protect at /mcp/NAME through the gateway; "
         "repeatable",
     )
+    dev.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        default="info",
+        type=str.lower,
+        help="every deployable's log level (AUTHPROXY_, MCP_, GATEWAY_LOG_LEVEL)",
+    )
+    dev.add_argument("--log-file", metavar="PATH", help=LOG_FILE_HELP)
     dev.set_defaults(func=_dev)
 
     clients = commands.add_parser(
@@ -300,14 +332,22 @@ def parser() -> argparse.ArgumentParser:
         help="also delete registrations unused for this long",
     )
     prune.add_argument("--yes", action="store_true")
+    settling_help = "leave alone what is younger than this: it may be a registration in flight"
+    prune.add_argument(
+        "--min-age",
+        type=float,
+        default=SETTLING,
+        metavar="SECONDS",
+        help=f"{settling_help} (default {SETTLING:g})",
+    )
     reconcile = actions.add_parser("reconcile", help="compare the store with Cognito")
     reconcile.add_argument("--fix", action="store_true")
     reconcile.add_argument(
         "--min-age",
         type=float,
-        default=600,
+        default=SETTLING,
         metavar="SECONDS",
-        help="ignore Cognito clients younger than this (default 600)",
+        help=f"ignore Cognito clients younger than this (default {SETTLING:g})",
     )
     clients.set_defaults(func=_clients)
 

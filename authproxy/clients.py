@@ -6,9 +6,12 @@ client software share one backing client, so registration storms (Claude registe
 connection) cost rows, not Cognito quota. With ``dedicated``, each registration gets its own, under
 a quota guard.
 
-Writes that span Cognito and the store are ordered so a failure halfway leaves nothing behind:
-Cognito client first, then the backing row, then the registration row; each later failure undoes
-the earlier steps it owns.
+Writes that span Cognito and the store are ordered so a failure halfway leaves nothing behind: a
+quota slot first, then the Cognito client, then the backing row, then the registration row; each
+later failure undoes the earlier steps it owns. Writes to a registration never lose a concurrent
+one (design D9): revocation sets the status alone; an update is conditional on the version read
+and on the registration being active, so a stale writer loses instead of undoing a revocation or
+recreating a deleted record.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .cognito_admin import CognitoAdmin, CognitoAdminError
+from servicekit.metrics import Metrics
+
+from .cognito_admin import CognitoAdmin, CognitoAdminError, deployment_mark
 from .errors import OAuthError, invalid_client, temporarily_unavailable
 from .resources import scopes_supported
 from .sealing import SecretBox
@@ -32,6 +37,7 @@ from .store import BackingClient, Registration, Store, StoreConflict, StoreUnava
 from .store.base import RegistrationKind
 
 log = logging.getLogger(__name__)
+_METRICS = Metrics("authproxy")
 
 # Record a registration's use at most this often: one store write per hour, not per token.
 TOUCH_INTERVAL = 3600
@@ -122,19 +128,31 @@ def retire_backing(store: Store, admin: CognitoAdmin, backing: BackingClient) ->
 
 
 def revoke_registration(
-    store: Store, admin: CognitoAdmin, registration: Registration, *, delete_backing: bool
-) -> Registration:
+    store: Store, admin: CognitoAdmin, client_id: str, *, delete_backing: bool
+) -> Registration | None:
     """Refuse the registration at authorize, token and refresh; with ``delete_backing``, also
     retire a dedicated backing client (its Cognito refresh tokens then stop working too). Pooled
-    backing clients are shared and stay."""
-    revoked = registration.revoked()
-    store.save_registration(revoked)
-    log.info("client revoked", extra={"client_id": registration.client_id})
+    backing clients are shared and stay. A targeted write of the status alone, so no concurrent
+    update is lost and none can undo it; None if the registration is gone."""
+    revoked = store.set_status(client_id, "revoked")
+    if revoked is None:
+        return None
+    log.info("client revoked", extra={"client_id": client_id})
     if delete_backing:
-        backing = store.get_backing(registration.backing_client_id)
+        backing = store.get_backing(revoked.backing_client_id)
         if backing is not None and backing.policy == "dedicated":
             retire_backing(store, admin, backing)
     return revoked
+
+
+def management_token_refused() -> OAuthError:
+    """RFC 7592 §3 / RFC 6750 §3.1: the registration access token does not (or no longer) fit."""
+    return OAuthError(
+        "invalid_token",
+        "registration access token is not valid for this client",
+        status=401,
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
 
 
 class Registrar:
@@ -147,6 +165,7 @@ class Registrar:
         self.store = store
         self.admin = admin
         self.box = box
+        self.owner = deployment_mark(settings.store_url, settings.region)
         self._secrets: dict[str, str] = {}
 
     @property
@@ -197,6 +216,7 @@ class Registrar:
                 "auth_method": registration.auth_method,
             },
         )
+        _METRICS.emit("Registrations", Kind=kind, Policy="dedicated" if dedicated else "pooled")
         return IssuedRegistration(registration, client_secret, access_token)
 
     def _new_backing(self, metadata: dict[str, Any], dedicated: bool) -> BackingClient:
@@ -205,18 +225,22 @@ class Registrar:
             existing = self.store.find_backing(pool)
             if existing is not None:
                 return existing
-        if self.store.count_backing() >= self.settings.max_backing_clients:
-            limit = self.settings.max_backing_clients
+        # The quota slot is taken before Cognito is asked, atomically in the store, so concurrent
+        # registrations on any number of instances cannot overshoot the guard.
+        limit = self.settings.max_backing_clients
+        if not self.store.reserve_backing(limit):
             raise capacity_exhausted(f"{limit} backing clients (AUTHPROXY_MAX_BACKING_CLIENTS)")
         name = str(metadata.get("client_name") or "client") if dedicated else f"pool-{pool}"
         try:
             created = self.admin.create_client(
+                owner=self.owner,
                 name=name,
                 callback_url=self.settings.callback_url,
                 scopes=self.backing_scopes,
                 identity_providers=self.settings.identity_providers,
             )
         except CognitoAdminError as exc:
+            self._release_slot()
             raise admin_failure(exc) from None
         backing = BackingClient(
             client_id=created.client_id,
@@ -230,12 +254,14 @@ class Registrar:
         except StoreConflict:
             # Another instance created this pool's client first: use theirs.
             delete_cognito_client(self.admin, created.client_id)
+            self._release_slot()
             winner = self.store.find_backing(pool) if pool else None
             if winner is None:
                 raise
             return winner
         except Exception:
             delete_cognito_client(self.admin, created.client_id)
+            self._release_slot()
             raise
         self._secrets[backing.client_id] = created.client_secret
         log.info(
@@ -244,13 +270,23 @@ class Registrar:
         )
         return backing
 
+    def _release_slot(self) -> None:
+        """Give back a quota slot after a failure; if even that fails, the slot stays taken
+        until an operator runs ``authproxy clients reconcile --fix``."""
+        try:
+            self.store.release_backing()
+        except StoreUnavailable:
+            log.error("could not release a backing-client quota slot; reconcile will report it")
+
     def _retire_backing(self, backing: BackingClient) -> None:
         self._secrets.pop(backing.client_id, None)
         retire_backing(self.store, self.admin, backing)
 
-    def metadata_document_registration(self, url: str, metadata: dict[str, Any]) -> Registration:
+    def metadata_document_registration(
+        self, url: str, metadata: dict[str, Any]
+    ) -> Registration | None:
         """The registration behind a Client ID Metadata Document URL, created on first sight and
-        kept in step with the document."""
+        kept in step with the document; None if it was deleted while being refreshed."""
         existing = self.get(url)
         if existing is None:
             try:
@@ -262,7 +298,12 @@ class Registrar:
                 self.store.delete_registration(url)
                 return self.register(metadata, kind="cimd", client_id=url).registration
         if existing.status == "active" and existing.metadata != metadata:
-            return self.update(existing, metadata)
+            try:
+                return self.store.update_registration(replace(existing, metadata=metadata))
+            except StoreConflict:
+                # Revoked, deleted or refreshed by another instance since it was read: what is
+                # stored now is the answer (a revocation stays one).
+                return self.get(url)
         return existing
 
     # lookups and authentication
@@ -291,12 +332,7 @@ class Registrar:
         """RFC 7592 §3: the registration access token guards the client configuration endpoint."""
         registration = self.get(client_id)
         if registration is None or not matches(token, registration.registration_token_hash):
-            raise OAuthError(
-                "invalid_token",
-                "registration access token is not valid for this client",
-                status=401,
-                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-            )
+            raise management_token_refused()
         return registration
 
     def backing_credentials(self, backing_client_id: str) -> tuple[str, str]:
@@ -314,37 +350,44 @@ class Registrar:
         return backing_client_id, secret
 
     def touch(self, registration: Registration) -> None:
+        """Record that the registration is used (it no longer expires), at most hourly."""
         now = int(time.time())
         if registration.last_used_at is None or now - registration.last_used_at >= TOUCH_INTERVAL:
             self.store.touch_registration(registration.client_id, now)
 
     # RFC 7592 management and operator actions
 
-    def update(self, registration: Registration, metadata: dict[str, Any]) -> Registration:
-        updated = replace(registration, metadata=metadata)
-        self.store.save_registration(updated)
-        return updated
-
     def reissue_management_token(
         self, registration: Registration, metadata: dict[str, Any] | None = None
     ) -> IssuedRegistration:
         """RFC 7592 §3: every client information response carries a registration access token;
         only its digest is kept, so each read or update issues a new one (and, §2.1, the client
-        discards the old)."""
+        discards the old).
+
+        ``registration`` is what the request authenticated against; the write succeeds only if
+        it is still what is stored. Otherwise the registration was revoked (refused as such),
+        deleted, or given a new token by a concurrent request (either way this request's token is
+        no longer valid)."""
         token = secrets.token_urlsafe(32)
         updated = replace(
             registration,
             metadata=registration.metadata if metadata is None else metadata,
             registration_token_hash=digest(token),
         )
-        self.store.save_registration(updated)
-        return IssuedRegistration(updated, None, token)
+        try:
+            stored = self.store.update_registration(updated)
+        except StoreConflict:
+            now = self.get(registration.client_id)
+            if now is not None and now.status != "active":
+                raise invalid_client("this client registration was revoked") from None
+            raise management_token_refused() from None
+        return IssuedRegistration(stored, None, token)
 
-    def revoke(self, registration: Registration, *, delete_backing: bool = False) -> Registration:
+    def revoke(self, registration: Registration, *, delete_backing: bool = False) -> None:
         if delete_backing:
             self._secrets.pop(registration.backing_client_id, None)
-        return revoke_registration(
-            self.store, self.admin, registration, delete_backing=delete_backing
+        revoke_registration(
+            self.store, self.admin, registration.client_id, delete_backing=delete_backing
         )
 
     def delete(self, registration: Registration) -> None:

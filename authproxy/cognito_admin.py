@@ -7,21 +7,28 @@ and its errors become :class:`CognitoAdminError` naming the API call.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
+from servicekit.metrics import Metrics
+
 log = logging.getLogger(__name__)
 
 # Cognito ClientName: 1-128 characters of [\w\s+=,.@-], where \w is ASCII (Java regex semantics).
 _NAME_UNSAFE = re.compile(r"[^\w\s+=,.@-]+", re.ASCII)
 NAME_PREFIX = "authproxy-"
+MARK_LENGTH = 10
+_MARKED = re.compile(rf"{NAME_PREFIX}[0-9a-f]{{{MARK_LENGTH}}}-")
 MAX_NAME = 128
 THROTTLING = frozenset({"TooManyRequestsException", "ThrottlingException"})
 ROTATION_UNAVAILABLE = frozenset({"FeatureUnavailableInTierException", "InvalidParameterException"})
@@ -31,6 +38,9 @@ ROTATION_UNAVAILABLE = frozenset({"FeatureUnavailableInTierException", "InvalidP
 _BOTO_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5, read_timeout=10
 )
+
+
+_METRICS = Metrics("authproxy")
 
 
 class CognitoAdminError(Exception):
@@ -63,10 +73,39 @@ class CreatedClient:
     rotation: bool
 
 
-def backing_client_name(client_name: str) -> str:
-    """A Cognito-valid ClientName derived from the client's display name."""
+def deployment_mark(store_url: str, region: str) -> str:
+    """The owner mark of one deployment (design D4): hex digits derived from its registration
+    store, the one thing two deployments sharing a user pool never share (their rows are what
+    says which backing client is whose). The façade and ``authproxy clients`` derive it from the
+    same settings (``AUTHPROXY_STORE``, ``AWS_REGION``); a SQLite path counts as resolved."""
+    if store_url.startswith("sqlite:///"):
+        identity = "sqlite:" + str(Path(store_url.removeprefix("sqlite:///")).resolve())
+    else:
+        identity = f"{store_url} {region}"
+    return hashlib.sha256(identity.encode()).hexdigest()[:MARK_LENGTH]
+
+
+def owner_prefix(mark: str) -> str:
+    return f"{NAME_PREFIX}{mark}-"
+
+
+def backing_client_name(mark: str, client_name: str) -> str:
+    """A Cognito-valid ClientName (``[\\w\\s+=,.@-]``, ASCII, at most 128 characters): the
+    owner mark, then the client's display name. The name is the only free-form field an app
+    client has, and ListUserPoolClients returns it, so ownership is read without a describe."""
     cleaned = " ".join(_NAME_UNSAFE.sub(" ", client_name).split()) or "client"
-    return (NAME_PREFIX + cleaned)[:MAX_NAME]
+    return (owner_prefix(mark) + cleaned)[:MAX_NAME]
+
+
+def owned_by(mark: str, client: dict[str, Any]) -> bool:
+    """Whether a listed or described app client carries this deployment's mark."""
+    return str(client.get("ClientName", "")).startswith(owner_prefix(mark))
+
+
+def unmarked(client: dict[str, Any]) -> bool:
+    """Named by a release before owner marks: ``authproxy-<name>`` with no deployment's mark."""
+    name = str(client.get("ClientName", ""))
+    return name.startswith(NAME_PREFIX) and not _MARKED.match(name)
 
 
 class CognitoAdmin:
@@ -87,31 +126,39 @@ class CognitoAdmin:
         self._rotation: bool | None = None
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        started = time.perf_counter()
         try:
             return getattr(self._idp, _snake(operation))(UserPoolId=self.user_pool_id, **kwargs)
         except ClientError as exc:
             error = exc.response.get("Error", {})
-            raise CognitoAdminError(
+            failure = CognitoAdminError(
                 operation, error.get("Code", "Unknown"), error.get("Message", "")
-            ) from None
+            )
+            if failure.throttled:
+                _METRICS.emit("CognitoThrottles", Operation=operation)
+            raise failure from None
         except ParamValidationError as exc:
             # An older botocore than the API (e.g. a Lambda runtime's) lacks newer parameters.
             raise CognitoAdminError(operation, "ParamValidationError", str(exc)) from None
         except BotoCoreError as exc:
             raise CognitoAdminError(operation, "ConnectionError", str(exc)) from None
+        finally:
+            _METRICS.timed(operation, started)
 
     def create_client(
         self,
         *,
+        owner: str,
         name: str,
         callback_url: str,
         scopes: Sequence[str],
         identity_providers: Sequence[str],
     ) -> CreatedClient:
         """CreateUserPoolClient: a confidential ``code``-flow client whose only callback is the
-        façade's, with token revocation and, where the pool offers it, refresh-token rotation."""
+        façade's, with token revocation and, where the pool offers it, refresh-token rotation;
+        named with the ``owner`` mark of the deployment creating it."""
         base = {
-            "ClientName": backing_client_name(name),
+            "ClientName": backing_client_name(owner, name),
             "GenerateSecret": True,
             "AllowedOAuthFlows": ["code"],
             "AllowedOAuthFlowsUserPoolClient": True,
@@ -154,21 +201,39 @@ class CognitoAdmin:
     def describe_client(self, client_id: str) -> dict[str, Any]:
         return dict(self._call("DescribeUserPoolClient", ClientId=client_id)["UserPoolClient"])
 
-    def add_scopes(self, client_id: str, scopes: Sequence[str]) -> list[str]:
-        """Give an app client more OAuth scopes (a resource the façade fronts since it was made).
-
-        UpdateUserPoolClient resets every field it is not given, so the update carries back
-        everything DescribeUserPoolClient returned. Returns the scopes now allowed.
-        """
+    def _update(
+        self, client_id: str, changes: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> dict[str, Any]:
+        """UpdateUserPoolClient with ``changes(described)``. It resets every field it is not
+        given, so the update carries back everything DescribeUserPoolClient returned."""
         described = self.describe_client(client_id)
         updatable = self._idp.meta.service_model.operation_model(
             "UpdateUserPoolClient"
         ).input_shape.members
-        current = list(described.get("AllowedOAuthScopes", []))
-        wanted = [*current, *(s for s in scopes if s not in current)]
         fields = {k: v for k, v in described.items() if k in updatable and k != "UserPoolId"}
-        self._call("UpdateUserPoolClient", **{**fields, "AllowedOAuthScopes": wanted})
-        return wanted
+        fields.update(changes(described))
+        self._call("UpdateUserPoolClient", **fields)
+        return fields
+
+    def add_scopes(self, client_id: str, scopes: Sequence[str]) -> list[str]:
+        """Give an app client more OAuth scopes (a resource the façade fronts since it was made).
+        Returns the scopes now allowed."""
+
+        def more(described: dict[str, Any]) -> dict[str, Any]:
+            current = list(described.get("AllowedOAuthScopes", []))
+            return {"AllowedOAuthScopes": [*current, *(s for s in scopes if s not in current)]}
+
+        return list(self._update(client_id, more)["AllowedOAuthScopes"])
+
+    def adopt(self, client_id: str, owner: str) -> str:
+        """Rename a backing client made before owner marks (``authproxy-<name>``) to carry
+        ``owner``'s mark; returns the new name."""
+
+        def marked(described: dict[str, Any]) -> dict[str, Any]:
+            name = str(described.get("ClientName", "")).removeprefix(NAME_PREFIX)
+            return {"ClientName": backing_client_name(owner, name)}
+
+        return str(self._update(client_id, marked)["ClientName"])
 
     def delete_client(self, client_id: str) -> None:
         """DeleteUserPoolClient; a client that is already gone counts as deleted."""

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 
+from servicekit.metrics import Metrics
+
 log = logging.getLogger(__name__)
+_METRICS = Metrics("authproxy")
 
 RETRY_AFTER_THROTTLED = 5
 RETRY_AFTER_UNAVAILABLE = 2
@@ -25,10 +29,11 @@ RETRY_AFTER_UNAVAILABLE = 2
 class UpstreamUnavailable(Exception):
     """Cognito did not answer usefully in time; the request may be retried."""
 
-    def __init__(self, reason: str, retry_after: int) -> None:
+    def __init__(self, reason: str, retry_after: int, *, throttled: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+        self.throttled = throttled
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,20 @@ class CognitoOAuth:
     async def _post(
         self, path: str, form: dict[str, str], client_id: str, client_secret: str
     ) -> UpstreamResponse:
+        operation = path.rsplit("/", 1)[-1]
+        started = time.perf_counter()
+        try:
+            return await self._exchange(path, form, client_id, client_secret)
+        except UpstreamUnavailable as exc:
+            if exc.throttled:
+                _METRICS.emit("CognitoThrottles", Operation=operation)
+            raise
+        finally:
+            _METRICS.timed(operation, started)
+
+    async def _exchange(
+        self, path: str, form: dict[str, str], client_id: str, client_secret: str
+    ) -> UpstreamResponse:
         try:
             response = await self._client().post(
                 f"{self.domain}{path}",
@@ -93,7 +112,9 @@ class CognitoOAuth:
                 f"Cognito {path} unreachable ({type(exc).__name__})", RETRY_AFTER_UNAVAILABLE
             ) from None
         if response.status_code == 429:
-            raise UpstreamUnavailable(f"Cognito {path} throttled", RETRY_AFTER_THROTTLED)
+            raise UpstreamUnavailable(
+                f"Cognito {path} throttled", RETRY_AFTER_THROTTLED, throttled=True
+            )
         if response.status_code >= 500:
             raise UpstreamUnavailable(
                 f"Cognito {path} answered {response.status_code}", RETRY_AFTER_UNAVAILABLE

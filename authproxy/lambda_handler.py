@@ -2,7 +2,9 @@
 Function URL events.
 
 The application is built at import, so its work (settings, the Secrets Manager read, boto3
-clients) happens in the init phase, which SnapStart snapshots, and warm invocations reuse it.
+clients) happens in the init phase, which SnapStart snapshots, and warm invocations reuse it. The
+sealing keys are read again right after each restore (``create_app``), so a key rotated
+in Secrets Manager takes effect without publishing a new version.
 """
 
 from __future__ import annotations

@@ -121,7 +121,7 @@ def ascii_host(host: str) -> str | None:
     except ValueError:
         pass
     name = host.removesuffix(".")
-    if _ASCII_HOST.match(name.lower()) and not any(
+    if _ASCII_HOST.fullmatch(name.lower()) and not any(
         label.startswith("xn--") for label in name.lower().split(".")
     ):
         return name.lower()

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from servicekit.bearer import bearer_token
 
-from . import bodies
+from . import bodies, flight
 from .client_metadata import invalid_metadata, validate_client_metadata
 from .clients import IssuedRegistration, matches
 from .errors import NO_STORE, invalid_client
@@ -54,8 +54,10 @@ async def _json_body(request: Request) -> object:
 async def register(request: Request) -> Response:
     """RFC 7591 §3.1: register a client; 201 with its credentials."""
     state = app_state(request)
+    flight.note(request, step="register")
     metadata = validate_client_metadata(await _json_body(request), state.settings)
     issued = await run_in_threadpool(state.registrar.register, metadata)
+    flight.note(request, client_id=issued.registration.client_id)
     return JSONResponse(
         registration_response(state.settings, issued.registration, issued),
         status_code=201,

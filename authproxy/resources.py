@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from .errors import OAuthError
 from .settings import ProtectedResource
 
-OIDC_SCOPES = ("openid", "email", "profile")
+# OpenID Connect Core §5.4 scopes, described for the consent page as they appear in the pool.
+OIDC_SCOPE_DESCRIPTIONS = {
+    "openid": "Know which account you sign in with",
+    "email": "See your email address",
+    "profile": "See your name and other profile details",
+}
+OIDC_SCOPES = tuple(OIDC_SCOPE_DESCRIPTIONS)
 DROPPED_SCOPES = frozenset({"offline_access"})
 
 

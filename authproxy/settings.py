@@ -7,6 +7,7 @@ invocation with a readable message instead of a 500 on the first user.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from collections.abc import Mapping
@@ -28,13 +29,15 @@ class ProtectedResource:
     """One MCP server the façade fronts (RFC 8707 resource, design D5).
 
     ``uri`` is the canonical MCP URL and the identifier of a Cognito resource server, so the Cognito
-    scope for a name ``read`` is ``<uri>/read``.
+    scope for a name ``read`` is ``<uri>/read``. ``descriptions`` say in words what each scope name
+    lets an application do; the consent page shows them before the scope strings.
     """
 
     uri: str
     scopes: tuple[str, ...]
     default_scopes: tuple[str, ...]
     name: str
+    descriptions: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def cognito_scope(self, name: str) -> str:
         return f"{self.uri}/{name}"
@@ -46,6 +49,13 @@ class ProtectedResource:
     @property
     def default_cognito_scopes(self) -> tuple[str, ...]:
         return tuple(self.cognito_scope(s) for s in self.default_scopes)
+
+    def describe(self, name: str) -> str:
+        """What the scope ``name`` lets an application do, in words for the person approving: the
+        configured description, else words for the conventional ``read`` and ``write``."""
+        if name in self.descriptions:
+            return self.descriptions[name]
+        return GENERIC_SCOPE_DESCRIPTIONS.get(name, f"Use what this server allows under “{name}”")
 
 
 @dataclass(frozen=True)
@@ -59,7 +69,8 @@ class Settings:
     resources: tuple[ProtectedResource, ...]
     cognito_issuer: str = ""
     jwks_url: str = ""
-    secret_key: str | None = field(default=None, repr=False)
+    #: AUTHPROXY_SECRET_KEY: the current sealing key first, then previous ones still accepted.
+    secret_keys: tuple[str, ...] = field(default=(), repr=False)
     secret_arn: str | None = None
     cognito_endpoint: str | None = None
     store_url: str = "sqlite:///authproxy.db"
@@ -101,15 +112,11 @@ class Settings:
         env = os.environ if environ is None else environ
         issuer = config.url(env, "ISSUER", needed=True)
         pool_id, pool_region = config.user_pool(env)
-        secret_key = env.get("AUTHPROXY_SECRET_KEY") or None
-        secret_arn = env.get("AUTHPROXY_SECRET_ARN") or None
-        if not secret_key and not secret_arn:
+        secret_keys = config.key_list(env, "AUTHPROXY_SECRET_KEY", min_length=MIN_SECRET_LENGTH)
+        secret_arn = env.get("AUTHPROXY_SECRET_ARN", "").strip() or None
+        if not secret_keys and not secret_arn:
             raise SettingsError(
                 "AUTHPROXY_SECRET_KEY", "set it (or AUTHPROXY_SECRET_ARN) to a random key"
-            )
-        if secret_key and len(secret_key) < MIN_SECRET_LENGTH:
-            raise SettingsError(
-                "AUTHPROXY_SECRET_KEY", f"must be at least {MIN_SECRET_LENGTH} characters"
             )
         policy = env.get("AUTHPROXY_CLIENT_POLICY", "pooled")
         if policy not in ("pooled", "dedicated"):
@@ -127,7 +134,7 @@ class Settings:
             jwks_url=config.url(env, "JWKS_URL") or f"{cognito_issuer}/.well-known/jwks.json",
             cognito_domain=config.url(env, "COGNITO_DOMAIN", needed=True),
             resources=_resources(env),
-            secret_key=secret_key,
+            secret_keys=secret_keys,
             secret_arn=secret_arn,
             cognito_endpoint=config.url(env, "COGNITO_ENDPOINT") or None,
             store_url=_store_url(env, "sqlite:///authproxy.db"),
@@ -186,7 +193,22 @@ def _hosts(env: Mapping[str, str], name: str) -> frozenset[str]:
     return frozenset(host.lower() for host in config.items(env, name))
 
 
+# ``upstream`` and ``tool_scopes`` make an entry a route of the gateway, which reads this same list
+# (design D12); the façade fronts such a resource like any other.
+RESOURCE_KEYS = ("resource", "name", "scopes", "default_scopes", "upstream", "tool_scopes")
+# Cognito's limit on a resource server's ScopeDescription, which carries the same words.
+MAX_SCOPE_DESCRIPTION = 256
+# Words for scopes configured without a description; they cannot name a particular server's tools.
+GENERIC_SCOPE_DESCRIPTIONS = {
+    "read": "Read information through this server's tools",
+    "write": "Make changes through this server's tools",
+}
+
+
 def _resources(env: Mapping[str, str]) -> tuple[ProtectedResource, ...]:
+    """``AUTHPROXY_RESOURCES``: a JSON list of entries, each with ``resource`` and the optional
+    ``name``, ``scopes`` (a list of names, or an object from name to description) and
+    ``default_scopes``. A key that is none of these is an error, not silently ignored."""
     name = "AUTHPROXY_RESOURCES"
     raw = config.required(env, name)
     try:
@@ -201,24 +223,50 @@ def _resources(env: Mapping[str, str]) -> tuple[ProtectedResource, ...]:
         if not isinstance(item, dict) or not isinstance(item.get("resource"), str):
             raise SettingsError(name, f"{where} needs a 'resource' URL")
         uri = item["resource"]
+        where = f"entry {index} ({uri})"
+        unknown = [key for key in item if key not in RESOURCE_KEYS]
+        if unknown:
+            raise SettingsError(name, f"{where}: {_unknown_keys(unknown)}")
         parts = urlsplit(uri)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
             raise SettingsError(name, f"{where}: {uri!r} is not an absolute URL")
         scopes = item.get("scopes", ["read", "write"])
-        if not isinstance(scopes, list) or not scopes:
-            raise SettingsError(name, f"{where}: 'scopes' must be a non-empty list")
+        descriptions = scopes if isinstance(scopes, dict) else {}
+        if not isinstance(scopes, list | dict) or not scopes:
+            raise SettingsError(
+                name, f"{where}: 'scopes' must be a non-empty list or object of descriptions"
+            )
         for scope in scopes:
             if not isinstance(scope, str) or not SCOPE_NAME.match(scope):
                 raise SettingsError(name, f"{where}: {scope!r} is not a Cognito scope name")
-        defaults = item.get("default_scopes", scopes[:1])
-        if not isinstance(defaults, list) or not set(defaults) <= set(scopes):
+        for scope, text in descriptions.items():
+            if not (isinstance(text, str) and 0 < len(text.strip()) <= MAX_SCOPE_DESCRIPTION):
+                raise SettingsError(
+                    name,
+                    f"{where}: the description of {scope!r} must be text of 1 to "
+                    f"{MAX_SCOPE_DESCRIPTION} characters",
+                )
+        names = list(scopes)
+        defaults = item.get("default_scopes", names[:1])
+        if not isinstance(defaults, list) or not set(defaults) <= set(names):
             raise SettingsError(name, f"{where}: 'default_scopes' must be a subset of 'scopes'")
         resources.append(
             ProtectedResource(
                 uri=uri.rstrip("/"),
-                scopes=tuple(scopes),
+                scopes=tuple(names),
                 default_scopes=tuple(defaults),
                 name=str(item.get("name") or uri),
+                descriptions={scope: text.strip() for scope, text in descriptions.items()},
             )
         )
     return tuple(resources)
+
+
+def _unknown_keys(keys: list[str]) -> str:
+    """Names each unknown key of a resource entry, with the known key it is probably a typo for."""
+    named = []
+    for key in keys:
+        close = difflib.get_close_matches(key, RESOURCE_KEYS, n=1)
+        named.append(f"{key!r} (did you mean {close[0]!r}?)" if close else repr(key))
+    noun = "unknown key" if len(named) == 1 else "unknown keys"
+    return f"{noun} {', '.join(named)}; the keys are {', '.join(RESOURCE_KEYS)}"

@@ -16,12 +16,13 @@ import logging
 from typing import Any
 from urllib.parse import unquote_plus
 
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from . import bodies
+from . import bodies, flight
 from .cognito_oauth import UpstreamResponse, UpstreamUnavailable
 from .errors import (
     NO_STORE,
@@ -83,8 +84,13 @@ def _token_response(body: dict[str, Any]) -> JSONResponse:
 
 
 async def _forward(
-    state: AppState, backing_client_id: str, form: dict[str, str]
+    state: AppState, registration: Registration, backing_client_id: str, form: dict[str, str]
 ) -> UpstreamResponse:
+    """Redeem the grant at Cognito. The registration's use is recorded first: once Cognito has
+    answered, its code or refresh token is spent, so nothing after that may fail the request and
+    throw the tokens away. A store failure here is a 503 the client can retry with the grant it
+    still holds; a grant Cognito then refuses was still this registration's (sealed for it)."""
+    await run_in_threadpool(state.registrar.touch, registration)
     client_id, secret = await run_in_threadpool(
         state.registrar.backing_credentials, backing_client_id
     )
@@ -110,14 +116,18 @@ def _raise_upstream_error(upstream: UpstreamResponse) -> None:
 
 
 def _relay(
-    state: AppState,
+    request: Request,
+    grant_type: str,
     registration: Registration,
     upstream: UpstreamResponse,
     envelope: dict[str, Any],
 ) -> JSONResponse:
     """Cognito's tokens, with the refresh token wrapped and the granted scope stated (§5.1).
     A client that did not register the refresh_token grant gets no refresh token (§1.5)."""
+    state = app_state(request)
     body = dict(upstream.body)
+    flight.note(request, **flight.token_facts(body.get("access_token")))
+    flight.METRICS.emit("TokensIssued", GrantType=grant_type)
     refresh_token = body.pop("refresh_token", None)
     if refresh_token and "refresh_token" in registration.metadata.get("grant_types", []):
         body["refresh_token"] = state.sealer.seal(
@@ -145,10 +155,12 @@ def _check_resource(params: dict[str, str], granted: str) -> None:
 
 
 async def _authorization_code(
-    state: AppState, registration: Registration, params: dict[str, str]
+    request: Request, registration: Registration, params: dict[str, str]
 ) -> JSONResponse:
     """RFC 6749 §4.1.3 with RFC 7636 §4.5."""
+    state = app_state(request)
     code = _open(state, Purpose.CODE, params.get("code"), "code")
+    flight.note(request, flow_id=code.get("flow_id") or None)
     if code.get("client_id") != registration.client_id:
         raise invalid_grant("code was issued to another client")
     redirect_uri = params.get("redirect_uri")
@@ -161,8 +173,13 @@ async def _authorization_code(
         raise invalid_request("code_verifier is required (PKCE)")
     if not CODE_VERIFIER_PATTERN.match(verifier):
         raise invalid_grant("code_verifier is malformed")
+    # Cognito verifies PKCE too (design D2); checking first names the cause when it fails.
+    challenge = code.get("code_challenge")
+    if challenge and create_s256_code_challenge(verifier) != challenge:
+        raise invalid_grant("code_verifier does not match the code_challenge (PKCE)")
     upstream = await _forward(
         state,
+        registration,
         code["backing_client_id"],
         {
             "grant_type": "authorization_code",
@@ -176,36 +193,54 @@ async def _authorization_code(
         "backing_client_id": code["backing_client_id"],
         "resource": code["resource"],
         "scopes": code["scopes"],
+        "flow_id": code.get("flow_id", ""),
     }
-    return _relay(state, registration, upstream, envelope)
+    return _relay(request, "authorization_code", registration, upstream, envelope)
 
 
 async def _refresh_token(
-    state: AppState, registration: Registration, params: dict[str, str]
+    request: Request, registration: Registration, params: dict[str, str]
 ) -> JSONResponse:
     """RFC 6749 §6. Cognito keeps the original scopes; narrowing is not offered."""
+    state = app_state(request)
     envelope = _open(state, Purpose.REFRESH, params.get("refresh_token"), "refresh_token")
+    flight.note(request, flow_id=envelope.get("flow_id") or None)
     if envelope.get("client_id") != registration.client_id:
         raise invalid_grant("refresh_token was issued to another client")
     _check_resource(params, envelope["resource"])
     refresh_token = envelope.pop("refresh_token")
     upstream = await _forward(
         state,
+        registration,
         envelope["backing_client_id"],
         {"grant_type": "refresh_token", "refresh_token": refresh_token},
     )
-    return _relay(state, registration, upstream, envelope)
+    return _relay(request, "refresh_token", registration, upstream, envelope)
 
 
 GRANTS = {"authorization_code": _authorization_code, "refresh_token": _refresh_token}
 
 
 async def token(request: Request) -> Response:
-    """POST /token."""
+    """POST /token. Noted for the flight recorder (its step is the grant) and counted."""
+    flight.note(request, step="token")
+    try:
+        response = await _token(request)
+    except OAuthError as exc:
+        flight.note(request, error=exc.error, error_description=exc.description or None)
+        flight.METRICS.emit("TokenErrors", Error=exc.error)
+        raise
+    return response
+
+
+async def _token(request: Request) -> Response:
     state = app_state(request)
     params = await read_params(request)
     client_id, secret = client_credentials(request, params)
     grant_type = params.get("grant_type")
+    flight.note(
+        request, step="refresh" if grant_type == "refresh_token" else None, client_id=client_id
+    )
     if not grant_type:
         raise invalid_request("grant_type is required")
     handler = GRANTS.get(grant_type)
@@ -214,9 +249,7 @@ async def token(request: Request) -> Response:
     registration = await run_in_threadpool(state.registrar.authenticate, client_id, secret)
     if grant_type not in registration.metadata.get("grant_types", []):
         raise OAuthError("unauthorized_client", f"this client did not register {grant_type}")
-    response = await handler(state, registration, params)
-    await run_in_threadpool(state.registrar.touch, registration)
-    return response
+    return await handler(request, registration, params)
 
 
 async def revoke(request: Request) -> Response:
@@ -224,8 +257,10 @@ async def revoke(request: Request) -> Response:
     access tokens issued from them for Cognito's own APIs; anything else is answered 200 as
     §2.2 asks for tokens the server does not know."""
     state = app_state(request)
+    flight.note(request, step="revoke")
     params = await read_params(request)
     client_id, secret = client_credentials(request, params)
+    flight.note(request, client_id=client_id)
     registration = await run_in_threadpool(state.registrar.authenticate, client_id, secret)
     value = params.get("token")
     if not value:
@@ -234,6 +269,7 @@ async def revoke(request: Request) -> Response:
         envelope = state.sealer.open(Purpose.REFRESH, value)
     except EnvelopeError:
         return Response(status_code=200, headers=NO_STORE)
+    flight.note(request, flow_id=envelope.get("flow_id") or None)
     if envelope.get("client_id") != registration.client_id:
         raise invalid_grant("token was issued to another client")
     backing_id, backing_secret = await run_in_threadpool(

@@ -70,7 +70,7 @@ def subject_of(scope: Scope) -> dict[str, Any]:
 
 def create_app(settings: Settings) -> Starlette:
     """Build the gateway for ``settings``."""
-    logs.configure("gateway", settings.log_level, libraries=("httpx", "mangum"))
+    logs.configure("gateway", settings.log_level)
     logs.configure("resourcekit", settings.log_level)
     keys = key_source(settings)  # one JWKS cache for every upstream
     http = UpstreamClient(settings.connect_timeout, settings.idle_timeout)

@@ -139,7 +139,9 @@ def _upstream(item: dict[str, Any], where: str) -> Upstream:
         raise problem("a gateway 'resource' is <origin>/mcp/<name>, without a query")
     if not UPSTREAM_NAME.match(path.removeprefix("/mcp/")):
         raise problem(f"{path!r}: the name is letters, digits, '-' and '_'")
-    scopes = _scope_names(item.get("scopes", ["read", "write"]), problem, "scopes")
+    # Scopes are names, or (as the façade also reads them) names mapped to their descriptions.
+    raw = item.get("scopes", ["read", "write"])
+    scopes = _scope_names(list(raw) if isinstance(raw, dict) else raw, problem, "scopes")
     defaults = _scope_names(item.get("default_scopes", list(scopes[:1])), problem, "default_scopes")
     if not set(defaults) <= set(scopes):
         raise problem("'default_scopes' must be a subset of 'scopes'")

@@ -54,7 +54,7 @@ def subject_of(scope: Scope) -> dict[str, Any]:
 
 def create_app(settings: Settings) -> Starlette:
     """Build the MCP resource server for ``settings``."""
-    logs.configure("mcpserver", settings.log_level, libraries=("mcp", "mangum"))
+    logs.configure("mcpserver", settings.log_level)
     logs.configure("resourcekit", settings.log_level)
     verifier = CognitoTokenVerifier(
         issuer=settings.cognito_issuer,
@@ -72,7 +72,7 @@ def create_app(settings: Settings) -> Starlette:
         ),
     )
     mcp_endpoint = BearerAuthMiddleware(
-        SessionBindingMiddleware(transport, SessionIds(settings.session_secret, settings.mcp_url)),
+        SessionBindingMiddleware(transport, SessionIds(settings.session_keys, settings.mcp_url)),
         verifier,
         resource_metadata_url=metadata_url(settings.mcp_url),
         required_scopes=settings.required_scopes,

@@ -12,16 +12,20 @@ from collections.abc import Mapping
 from starlette.types import Send
 
 from resourcekit.jsonrpc import send_json
+from servicekit import text
 
 
 def envelope_problem(body: bytes) -> str | None:
     """Why ``body`` is not one well-formed JSON-RPC 2.0 message as MCP sends them (JSON-RPC 2.0
     §4, §5; MCP base protocol: ids are strings or integers, never null; no batches since
-    2025-06-18), or None. A body that is not JSON at all is left to the SDK (-32700)."""
+    2025-06-18), or None. A body that is not JSON at all is left to the SDK (-32700). Every
+    string must be well-formed Unicode without NUL (:mod:`servicekit.text`)."""
     try:
         message = json.loads(body)
     except (ValueError, RecursionError):
         return None
+    if not text.json_well_formed(message):
+        return text.PROBLEM
     if isinstance(message, list):
         return "JSON-RPC batches are not supported"
     if not isinstance(message, Mapping):

@@ -10,14 +10,23 @@ from mcp.server.mcpserver import Context, MCPServer, RequestStateSecurity
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, GetPromptResult, InputRequiredResult
 
+from mcpserver.sessions import RotatingRequestStateCodec
 from mcpserver.settings import Settings
 from mcpserver.tools import bedrock_usage, ec2, identity, prompts
+from servicekit import logs
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 NAME = "aws-tools"
 # Tools that change the world: each needs the destructive scope on top of the required one.
 DESTRUCTIVE_TOOLS = ("stop_ec2_instance",)
+# What each scope lets an application do with these tools, in the words the consent page shows the
+# person approving. The dev stack gives the same words to the façade (AUTHPROXY_RESOURCES) and to
+# the Cognito resource server (ScopeDescription); the AWS template repeats them (a test compares).
+SCOPE_DESCRIPTIONS = {
+    "read": "See who you are signed in as, list EC2 instances and read Bedrock usage",
+    "write": "Stop EC2 instances",
+}
 
 INSTRUCTIONS = (
     "Reads and manages the AWS account this server runs in: EC2 instances and Bedrock usage. "
@@ -67,15 +76,19 @@ def build_server(settings: Settings) -> MCPServer:
     ``subscriptions/listen`` is not served: its stream never ends, which on Lambda means an
     invocation held to its timeout, and nothing here changes its lists at run time anyway.
     """
-    server = AwsToolsServer(
-        NAME,
-        title=settings.resource_name,
-        instructions=INSTRUCTIONS,
-        version="0.1.0",
-        request_state_security=RequestStateSecurity(keys=[settings.session_secret]),
-        log_level=settings.log_level,  # type: ignore[arg-type]  # checked by Settings
-        subscriptions=False,
-    )
+    # The SDK configures the root logger as it starts; MCP_LOG_LEVEL is the project's own
+    # (servicekit.logs), never handed to the SDK, and the root logger is left as the host set it.
+    with logs.root_logger_kept():
+        server = AwsToolsServer(
+            NAME,
+            title=settings.resource_name,
+            instructions=INSTRUCTIONS,
+            version="0.1.0",
+            request_state_security=RequestStateSecurity(
+                codec=RotatingRequestStateCodec(settings.session_keys)
+            ),
+            subscriptions=False,
+        )
     identity.register(server)
     ec2.register(server, settings.region)
     if settings.bedrock_log_group:

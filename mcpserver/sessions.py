@@ -15,6 +15,7 @@ import logging
 import secrets
 
 from itsdangerous import BadSignature, TimestampSigner
+from mcp.server.request_state import AESGCMRequestStateCodec
 from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE
 from mcp.types import INVALID_REQUEST
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
@@ -22,6 +23,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from resourcekit.jsonrpc import buffer_body, requests_in, send_json
+from servicekit.keys import KeyRing, as_ring
 
 logger = logging.getLogger(__name__)
 
@@ -39,16 +41,23 @@ _SESSION_NOT_FOUND = {
 
 
 class SessionIds:
-    """Issues and checks session ids bound to one resource and one subject."""
+    """Issues and checks session ids bound to one resource and one subject.
 
-    def __init__(self, secret: str, resource: str, max_age: int = SESSION_MAX_AGE) -> None:
-        self.secret = secret
+    New ids are signed with the ring's current key; ids signed with any of its keys verify, so the
+    key can be rotated without ending every session.
+    """
+
+    def __init__(self, keys: KeyRing | str, resource: str, max_age: int = SESSION_MAX_AGE) -> None:
+        self.keys = as_ring(keys)
         self.resource = resource
         self.max_age = max_age
 
     def _signer(self, subject: str) -> TimestampSigner:
         # The subject is part of the key derivation, so an id verifies only for its own subject.
-        return TimestampSigner(self.secret, salt=f"mcp-session-id|{self.resource}|{subject}")
+        # itsdangerous signs with the last key of its list and verifies with every one.
+        return TimestampSigner(
+            list(reversed(self.keys.keys)), salt=f"mcp-session-id|{self.resource}|{subject}"
+        )
 
     def issue(self, subject: str) -> str:
         """A new session id: visible ASCII only, as the transport requires."""
@@ -60,6 +69,28 @@ class SessionIds:
         except BadSignature:
             return False
         return True
+
+
+class RotatingRequestStateCodec:
+    """The SDK's AES-256-GCM codec for 2026-07-28 ``requestState``, over a key ring that may change
+    (a SnapStart restore, a rotation read from Secrets Manager): rebuilt when the keys differ.
+    The SDK's codec seals with its first key and opens with any, the ring's own order."""
+
+    def __init__(self, keys: KeyRing) -> None:
+        self._ring = keys
+        self._built: tuple[tuple[str, ...], AESGCMRequestStateCodec] | None = None
+
+    def _codec(self) -> AESGCMRequestStateCodec:
+        keys = self._ring.keys
+        if self._built is None or self._built[0] != keys:
+            self._built = (keys, AESGCMRequestStateCodec(keys))
+        return self._built[1]
+
+    def seal(self, payload: bytes) -> str:
+        return self._codec().seal(payload)
+
+    def unseal(self, token: str) -> bytes:
+        return self._codec().unseal(token)
 
 
 class SessionBindingMiddleware:

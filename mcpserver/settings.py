@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from servicekit import env as config
 from servicekit.env import POOL_ID, SCOPE_NAME, SettingsError, origin_of
+from servicekit.keys import KeyRing, key_ring
 
 __all__ = ["Settings", "SettingsError", "origin_of"]
 
@@ -41,7 +42,9 @@ class Settings:
     cognito_issuer: str
     jwks_url: str
     region: str
-    session_secret: str = field(repr=False)
+    #: Signs ``Mcp-Session-Id`` values and seals request state: the current key signs, previous
+    #: ones still verify (``MCP_SESSION_SECRET``, or the secret ``MCP_SESSION_SECRET_ARN``).
+    session_keys: KeyRing = field(repr=False)
     scopes: tuple[str, ...] = ("read", "write")
     jwks_file: str | None = None
     allowed_client_ids: frozenset[str] | None = None
@@ -50,6 +53,7 @@ class Settings:
     resource_name: str = "AWS tools"
     #: The Bedrock model-invocation log group the usage report reads; None: no such tool.
     bedrock_log_group: str | None = "/aws/bedrock/modelinvocations"
+    #: The level of the server's own loggers (servicekit.logs); libraries log warnings only.
     log_level: str = "INFO"
 
     @property
@@ -77,7 +81,8 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Build and validate the settings; reads ``MCP_SESSION_SECRET_ARN`` once if it is set."""
+        """Build and validate the settings; reads ``MCP_SESSION_SECRET_ARN`` if it is set (and
+        the key ring reads it again every few minutes)."""
         env = os.environ if environ is None else environ
         mcp_url = config.url(env, "MCP_URL", needed=True)
         pool_id = env.get("USER_POOL_ID", "").strip()
@@ -108,7 +113,7 @@ class Settings:
             cognito_issuer=cognito_issuer,
             jwks_url=config.url(env, "JWKS_URL") or f"{cognito_issuer}/.well-known/jwks.json",
             region=region,
-            session_secret=_session_secret(env),
+            session_keys=_session_keys(env),
             scopes=_scopes(env),
             jwks_file=jwks_file,
             allowed_client_ids=frozenset(config.items(env, "MCP_ALLOWED_CLIENT_IDS")) or None,
@@ -133,20 +138,14 @@ def _scopes(env: Mapping[str, str]) -> tuple[str, ...]:
     return names
 
 
-def _session_secret(env: Mapping[str, str]) -> str:
-    secret = env.get("MCP_SESSION_SECRET", "")
+def _session_keys(env: Mapping[str, str]) -> KeyRing:
+    keys = config.key_list(env, "MCP_SESSION_SECRET", min_length=MIN_SECRET_LENGTH)
     arn = env.get("MCP_SESSION_SECRET_ARN", "").strip()
-    if not secret and not arn:
+    if not keys and not arn:
         raise SettingsError(
             "MCP_SESSION_SECRET", "set it (or MCP_SESSION_SECRET_ARN) to a random key"
         )
-    if not secret:
-        return config.read_secret(arn, "MCP_SESSION_SECRET_ARN", min_length=MIN_SECRET_LENGTH)
-    if len(secret) < MIN_SECRET_LENGTH:
-        raise SettingsError(
-            "MCP_SESSION_SECRET", f"must be at least {MIN_SECRET_LENGTH} characters"
-        )
-    return secret
+    return key_ring(keys, arn, variable="MCP_SESSION_SECRET_ARN", min_length=MIN_SECRET_LENGTH)
 
 
 def _check_jwks_file(path: str) -> None:

@@ -40,6 +40,9 @@ PYTHON_VERSION = "3.13"
 # Lambda's python3.13 runtime is Amazon Linux 2023 (glibc 2.34); wheels for either tag run on it.
 PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
 PROVIDED_BY_RUNTIME = frozenset({"boto3", "botocore"})
+# Modules the runtime provides whether or not they are installed here. A bundled copy of the
+# SnapStart hooks module would shadow the runtime's, whose registered hooks are the ones it runs.
+RUNTIME_MODULES = frozenset({"snapshot_restore_py"})
 # Never shipped: the local stand-ins and the tooling that tests use.
 FORBIDDEN = frozenset({"devstack", "moto", "boto3", "botocore", "pytest", "tests"})
 # A fixed timestamp makes the zip depend only on its contents.
@@ -119,7 +122,9 @@ def distributions_for(names: Iterable[str]) -> dict[str, str]:
     """Installed distribution → version for each imported third-party top-level name."""
     owners = importlib.metadata.packages_distributions()
     wanted: dict[str, str] = {}
-    for name in sorted(set(names) - set(sys.stdlib_module_names) - {"__future__"}):
+    for name in sorted(
+        set(names) - set(sys.stdlib_module_names) - {"__future__"} - RUNTIME_MODULES
+    ):
         if name not in owners:
             raise BuildError(f"import {name!r} belongs to no installed distribution")
         for dist in owners[name]:

@@ -98,8 +98,24 @@ def origin_of(value: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def read_secret(arn: str, variable: str, *, min_length: int) -> str:
-    """A key held in AWS Secrets Manager, read once per cold start.
+def key_list(env: Mapping[str, str], name: str, *, min_length: int) -> tuple[str, ...]:
+    """Keys for rotation (design D3): comma-separated, the current key first, then the previous
+    ones still accepted; each at least ``min_length`` characters. Empty when unset."""
+    keys = tuple(dict.fromkeys(items(env, name)))
+    for position, key in enumerate(keys, start=1):
+        if len(key) < min_length:
+            raise SettingsError(name, f"key {position} must be at least {min_length} characters")
+    return keys
+
+
+#: The Secrets Manager versions that hold keys, the signing one first: AWSCURRENT signs;
+#: AWSPENDING (a new key being introduced) and AWSPREVIOUS (the key it replaced) still open.
+SECRET_STAGES = ("AWSCURRENT", "AWSPENDING", "AWSPREVIOUS")
+
+
+def read_secret_keys(arn: str, variable: str, *, min_length: int) -> tuple[str, ...]:
+    """The keys held in an AWS Secrets Manager secret, one per version, in :data:`SECRET_STAGES`
+    order; only AWSCURRENT must exist.
 
     The region comes from the ARN (``arn:aws:secretsmanager:<region>:…``); a bare name uses the
     default region.
@@ -109,14 +125,25 @@ def read_secret(arn: str, variable: str, *, min_length: int) -> str:
 
     parts = arn.split(":")
     in_region = parts[3] if len(parts) > 3 and parts[0] == "arn" else None
+    keys: list[str] = []
     try:
         client = boto3.client("secretsmanager", region_name=in_region)
-        response = client.get_secret_value(SecretId=arn)
+        for stage in SECRET_STAGES:
+            try:
+                response = client.get_secret_value(SecretId=arn, VersionStage=stage)
+            except ClientError as exc:
+                missing = exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException"
+                if missing and stage != "AWSCURRENT":
+                    continue  # no key is being introduced, or none was replaced yet
+                raise
+            secret = response.get("SecretString")
+            if not secret:
+                raise SettingsError(variable, f"its {stage} version holds no SecretString")
+            if len(secret) < min_length:
+                raise SettingsError(
+                    variable, f"its {stage} key must be at least {min_length} characters"
+                )
+            keys.append(str(secret))
     except (BotoCoreError, ClientError) as exc:
         raise SettingsError(variable, f"cannot be read ({exc})") from None
-    secret = response.get("SecretString")
-    if not secret:
-        raise SettingsError(variable, "holds no SecretString")
-    if len(secret) < min_length:
-        raise SettingsError(variable, f"the secret must be at least {min_length} characters")
-    return str(secret)
+    return tuple(dict.fromkeys(keys))

@@ -4,16 +4,23 @@ Fields: ``time``, ``level``, ``logger``, ``message``, ``request_id`` and whateve
 as ``extra``. The access log records method, path, status and duration, never the query string,
 headers or body, where codes, state and tokens travel. Callers log outcomes and identifiers, never
 credentials.
+
+Only the deployable's own loggers follow its log level. Libraries log what passes through them at
+DEBUG (botocore whole response bodies, a backing client's ``ClientSecret`` among them; httpcore
+headers; the MCP SDK messages; uvicorn's access log query strings), so they are held to warnings
+at every level, and the root logger is never configured: a host that configures it (or a library
+that calls ``logging.basicConfig``) cannot turn them up.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
@@ -46,7 +53,10 @@ class JSONFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         document: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            # Milliseconds: lines of one sign-in from two deployables interleave within a second.
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S.{ms:03d}%z").format(
+                ms=int(record.msecs)
+            ),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -58,22 +68,78 @@ class JSONFormatter(logging.Formatter):
         return json.dumps(document, default=str)
 
 
-def configure(package: str, level: str, libraries: Iterable[str] = ()) -> None:
-    """Write ``package``'s records, and the ``libraries``' warnings, to stderr as JSON.
+# Libraries either deployable runs on whose DEBUG (or INFO) records carry request or response
+# bodies, headers or URLs with query strings. A logger's children follow it unless given a level
+# of their own; uvicorn's are named because uvicorn.Config sets levels on them.
+LIBRARIES = (
+    "authlib",
+    "boto3",
+    "botocore",
+    "httpcore",
+    "httpx",
+    "mangum",
+    "mcp",
+    "s3transfer",
+    "sse_starlette",
+    "urllib3",
+    "uvicorn",
+    "uvicorn.access",
+    "uvicorn.asgi",
+    "uvicorn.error",
+)
 
-    Libraries that log every Lambda invocation at INFO (the MCP SDK, Mangum) are kept to warnings
-    unless ``level`` is DEBUG. Idempotent: a warm Lambda or a test may call it again.
+
+# Files every configured logger also writes to (``--log-file`` of ``authproxy serve`` and ``dev``).
+_ALSO: list[logging.Handler] = []
+
+
+def also_write_to(path: str) -> None:
+    """Append every JSON line to the file at ``path`` too, for loggers configured before or after
+    (``authproxy trace --log-file`` reads it)."""
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(JSONFormatter())
+    _ALSO.append(handler)
+    for logger in logging.Logger.manager.loggerDict.values():
+        if isinstance(logger, logging.Logger) and _ours(logger):
+            logger.handlers = [*logger.handlers, handler]
+
+
+def _ours(logger: logging.Logger) -> bool:
+    return any(isinstance(h.formatter, JSONFormatter) for h in logger.handlers)
+
+
+def configure(package: str, level: str) -> None:
+    """Write ``package``'s records at ``level``, and the :data:`LIBRARIES`' warnings, to stderr as
+    JSON, whatever the root logger is set to. Idempotent: a warm Lambda or a test may call it again.
     """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JSONFormatter())
-    library_level = level if level == "DEBUG" else "WARNING"
-    for name, logger_level in ((package, level), *((lib, library_level) for lib in libraries)):
+    for name, logger_level in ((package, level), *((lib, "WARNING") for lib in LIBRARIES)):
         logger = logging.getLogger(name)
-        logger.handlers = [handler]
+        logger.handlers = [handler, *_ALSO]
         logger.setLevel(logger_level)
         # The host (uvicorn, the Lambda runtime, the dev stack) may log the root logger its own
-        # way; these records are written once, as JSON.
+        # way and at its own level; these records are written once, as JSON, at the level set here.
         logger.propagate = False
+
+
+@contextlib.contextmanager
+def root_logger_kept() -> Iterator[None]:
+    """Undo whatever the block does to the root logger's handlers and level.
+
+    The MCP SDK's ``MCPServer`` calls ``logging.basicConfig`` when it is constructed, which on a
+    fresh process (Lambda, ``authproxy serve``) installs a handler on the root logger at the SDK's
+    log level: every library without a level of its own then logs there.
+    """
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        for added in [h for h in root.handlers if h not in handlers]:
+            added.close()
+        root.handlers = handlers
+        root.setLevel(level)
 
 
 def _request_id(scope: Scope) -> str:

@@ -1,6 +1,7 @@
-"""Metrics as CloudWatch Embedded Metric Format records: one JSON line on stdout per data point,
-which CloudWatch Logs turns into metrics with no API call and no agent (Lambda writes stdout to
-the function's log group).
+"""Metrics as CloudWatch Embedded Metric Format records: a log line per data point whose JSON
+carries the ``_aws`` directive, which CloudWatch Logs turns into a metric with no API call and no
+agent. They travel with the deployable's other JSON log lines (:mod:`servicekit.logs`), so a local
+log file holds them too, always at INFO whatever the configured level.
 
 Every metric either deployable may emit is declared once in :data:`CATALOGUE`, with its unit and
 dimensions: the emitters refuse anything else, the template's dashboard is checked against it, and
@@ -11,11 +12,11 @@ a test parses the records of real sign-ins against it. Dimension values are boun
 from __future__ import annotations
 
 import json
-import sys
-import threading
+import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import IO, Literal
+from typing import Any, Literal
 
 Unit = Literal["Count", "Milliseconds"]
 
@@ -53,52 +54,47 @@ CATALOGUE: dict[str, MetricSpec] = {
 
 
 class Metrics:
-    """Writes EMF records for one deployable (``service``) to ``stream`` (stdout by default)."""
+    """Writes EMF records for one deployable (``service``: its logger's name too)."""
 
-    def __init__(self, service: str, stream: IO[str] | None = None) -> None:
+    def __init__(self, service: str) -> None:
         self.service = service
-        self._stream = stream
-        self._lock = threading.Lock()
+        self._log = logging.getLogger(f"{service}.metrics")
+        # Metrics are not diagnostics: they are written whatever level the deployable logs at.
+        self._log.setLevel(logging.INFO)
 
     def emit(self, name: str, value: float = 1, **dimensions: str) -> None:
         """One data point of ``name``; ``dimensions`` must be exactly the catalogue's."""
         spec = CATALOGUE[name]
         if spec.service != self.service or set(dimensions) != set(spec.dimensions):
             raise ValueError(f"{name} is declared for {spec.service} with {spec.dimensions}")
-        keys = ["Service", *spec.dimensions]
-        record = {
-            "_aws": {
-                "Timestamp": int(time.time() * 1000),
-                "CloudWatchMetrics": [
-                    {
-                        "Namespace": NAMESPACE,
-                        "Dimensions": [keys],
-                        "Metrics": [{"Name": name, "Unit": spec.unit}],
-                    }
-                ],
-            },
-            "Service": self.service,
-            **dimensions,
-            name: value,
+        directive = {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": NAMESPACE,
+                    "Dimensions": [["Service", *spec.dimensions]],
+                    "Metrics": [{"Name": name, "Unit": spec.unit}],
+                }
+            ],
         }
-        line = json.dumps(record, separators=(",", ":")) + "\n"
-        stream = self._stream or sys.stdout
-        with self._lock:
-            stream.write(line)
-            stream.flush()
+        fields = {"_aws": directive, "Service": self.service, **dimensions, name: value}
+        self._log.info("metric", extra=fields)
 
     def timed(self, operation: str, started: float) -> None:
         """``CognitoLatency`` for ``operation`` since ``started`` (``time.perf_counter()``)."""
         self.emit("CognitoLatency", (time.perf_counter() - started) * 1000, Operation=operation)
 
 
-def parse(lines: list[str]) -> list[dict[str, object]]:
-    """The EMF records among log lines (for tests and ``authproxy trace``)."""
+def parse(lines: Iterable[str]) -> list[dict[str, Any]]:
+    """The EMF records among JSON log lines (for tests and operators' tools)."""
     records = []
     for line in lines:
-        if line.startswith('{"_aws"'):
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                continue
+        if '"_aws"' not in line:
+            continue
+        try:
+            document = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(document, dict) and isinstance(document.get("_aws"), dict):
+            records.append(document)
     return records

@@ -11,7 +11,7 @@ Stores are synchronous adapters (sqlite3, boto3); the endpoints call them from a
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
 RegistrationKind = Literal["dcr", "cimd"]
@@ -37,6 +37,9 @@ class Registration:
     last_used_at: int | None = None
     #: Until first used: when the store may forget it (DynamoDB TTL deletes it then).
     expires_at: int | None = None
+    #: Counts the changes to the record (status, metadata, registration token), not its use:
+    #: every write but revocation and the use bookkeeping is conditional on it (design D9).
+    version: int = 0
 
     def expired(self, at: int | None = None) -> bool:
         return self.expires_at is not None and self.expires_at <= (now() if at is None else at)
@@ -64,9 +67,6 @@ class Registration:
     def from_dict(cls, data: dict[str, Any]) -> Registration:
         return cls(**{k: data.get(k) for k in cls.__dataclass_fields__ if k in data})
 
-    def revoked(self) -> Registration:
-        return replace(self, status="revoked")
-
 
 @dataclass(frozen=True)
 class BackingClient:
@@ -89,7 +89,8 @@ class BackingClient:
 
 
 class StoreConflict(Exception):
-    """A conditional write lost: the key already exists (another instance got there first)."""
+    """A conditional write lost: the key already exists (another instance got there first), or
+    the record changed, was revoked or was deleted since it was read."""
 
 
 class StoreUnavailable(Exception):
@@ -105,10 +106,22 @@ class Store(Protocol):
     def create_registration(self, registration: Registration) -> None:
         """Insert; raise :class:`StoreConflict` if the client id exists."""
 
-    def save_registration(self, registration: Registration) -> None:
-        """Replace an existing registration (RFC 7592 update, revocation)."""
+    def update_registration(self, registration: Registration) -> Registration:
+        """Write ``metadata`` and ``registration_token_hash`` (RFC 7592 update, a metadata
+        document refreshed) if the stored record is still active at ``registration.version``;
+        return the record as stored, one version on. Never writes the status, never recreates a
+        deleted record: raise :class:`StoreConflict` if it changed, was revoked or is gone."""
 
-    def delete_registration(self, client_id: str) -> None: ...
+    def set_status(self, client_id: str, status: RegistrationStatus) -> Registration | None:
+        """Set the status and nothing else (revocation); the record as stored, None if gone.
+
+        A revoked registration also loses its expiry: once forgotten, a metadata-document client
+        would be registered afresh, active, at its next ``/authorize``; it stays revoked until an
+        operator deletes it."""
+
+    def delete_registration(self, client_id: str, expected: Registration | None = None) -> None:
+        """Delete; given ``expected`` (the record as the caller read it), only if it is still at
+        that version and unused since (``last_used_at``), else :class:`StoreConflict`."""
 
     def touch_registration(self, client_id: str, at: int) -> None:
         """Record that the registration was used to obtain tokens; it no longer expires."""
@@ -123,14 +136,25 @@ class Store(Protocol):
     def find_backing(self, pool: str) -> BackingClient | None:
         """The pooled backing client serving ``pool``."""
 
-    def create_backing(self, backing: BackingClient) -> None:
-        """Insert; raise :class:`StoreConflict` if the id, or a client for its pool, exists."""
+    def reserve_backing(self, limit: int) -> bool:
+        """Take one slot of the backing-client quota, atomically across instances; False when
+        ``limit`` slots are taken. Taken before ``CreateUserPoolClient``, given back by
+        :meth:`release_backing` if no row follows, or by :meth:`delete_backing` with the row."""
 
-    def delete_backing(self, client_id: str) -> None: ...
+    def release_backing(self) -> None:
+        """Give back a slot whose backing client was never stored."""
+
+    def create_backing(self, backing: BackingClient) -> None:
+        """Insert (its slot already reserved); raise :class:`StoreConflict` if the id, or a
+        client for its pool, exists."""
+
+    def delete_backing(self, client_id: str) -> None:
+        """Delete the row and give back its slot, in one write."""
 
     def list_backing(self) -> list[BackingClient]: ...
 
-    def count_backing(self) -> int: ...
+    def count_backing(self) -> int:
+        """Quota slots taken: stored backing clients plus those being created."""
 
     def spend_once(self, key: str, expires_at: int) -> bool:
         """Mark ``key`` used until ``expires_at`` (epoch seconds): True the first time, False while

@@ -1,10 +1,12 @@
 """DynamoDB store for AWS (design D9): one table, on-demand, keys ``pk``/``sk``.
 
 Items: ``REG#<client_id>`` (a registration; GSI ``gsi1`` by backing client), ``BACK#<id>`` (a
-backing client), ``POOL#<pool>`` (which client serves a pool) and ``META``/``COUNT`` (how
-many backing clients exist, for the quota guard), and ``SPENT#<key>`` (a single-use mark, deleted
-by the table's TTL on ``expires_at``). Writes that must agree are one transaction.
-Records are stored as a JSON string so no float/Decimal conversions touch them.
+backing client), ``POOL#<pool>`` (which client serves a pool), ``META``/``COUNT`` (quota slots
+taken by backing clients, reserved with a conditional update before each is created) and
+``SPENT#<key>`` (a single-use mark, deleted by the table's TTL on ``expires_at``). Writes that
+must agree are one transaction. Records are stored as a JSON string so no float/Decimal
+conversions touch them; what is written on its own (status, version, the use timestamps) is also a
+top-level attribute, which wins over the JSON copy.
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .base import BackingClient, Registration, StoreConflict, StoreUnavailable, now
+from .base import (
+    BackingClient,
+    Registration,
+    RegistrationStatus,
+    StoreConflict,
+    StoreUnavailable,
+    now,
+)
 
 GSI = "gsi1"
 TRANSACTION_ATTEMPTS = 4
@@ -61,7 +70,18 @@ def _registration(item: dict[str, Any]) -> Registration:
     data = json.loads(item["data"]["S"])
     for name in ("last_used_at", "expires_at"):
         data[name] = int(item[name]["N"]) if name in item else None
+    # Items written before status and version were attributes keep them in the JSON (or, for the
+    # version, nowhere: 0).
+    if "status" in item:
+        data["status"] = item["status"]["S"]
+    data["version"] = int(item["version"]["N"]) if "version" in item else 0
     return Registration.from_dict(data)
+
+
+def _at_version(version: int) -> str:
+    """The condition that the item is at ``version`` (an item written before versions: 0)."""
+    same = "#version = :version"
+    return f"(attribute_not_exists(#version) OR {same})" if version == 0 else same
 
 
 def _backing(item: dict[str, Any]) -> BackingClient:
@@ -144,18 +164,28 @@ class DynamoDBStore:
 
     # registrations
 
-    def _registration_item(self, registration: Registration) -> dict[str, Any]:
+    @staticmethod
+    def _data(registration: Registration) -> dict[str, Any]:
         data = registration.to_dict()
-        # Kept as top-level numbers: touch updates one, and DynamoDB's TTL reads the other.
-        timestamps = {name: data.pop(name) for name in ("last_used_at", "expires_at")}
-        item = {
+        for name in ("last_used_at", "expires_at", "version"):
+            del data[name]
+        return {"S": json.dumps(data)}
+
+    def _registration_item(self, registration: Registration) -> dict[str, Any]:
+        # Top-level numbers: touch updates one, DynamoDB's TTL reads the other.
+        timestamps = {
+            "last_used_at": registration.last_used_at,
+            "expires_at": registration.expires_at,
+        }
+        return {
             **_reg_key(registration.client_id),
             "gsi1pk": {"S": f"BACK#{registration.backing_client_id}"},
             "gsi1sk": {"S": f"REG#{registration.created_at:012d}#{registration.client_id}"},
-            "data": {"S": json.dumps(data)},
+            "data": self._data(registration),
+            "status": {"S": registration.status},
+            "version": {"N": str(registration.version)},
+            **{k: {"N": str(v)} for k, v in timestamps.items() if v is not None},
         }
-        item.update({k: {"N": str(v)} for k, v in timestamps.items() if v is not None})
-        return item
 
     def get_registration(self, client_id: str) -> Registration | None:
         item = self._get(_reg_key(client_id))
@@ -171,11 +201,71 @@ class DynamoDBStore:
             ConditionExpression="attribute_not_exists(pk)",
         )
 
-    def save_registration(self, registration: Registration) -> None:
-        self._call("put_item", TableName=self.table, Item=self._registration_item(registration))
+    def update_registration(self, registration: Registration) -> Registration:
+        if registration.status != "active":
+            raise StoreConflict(f"registration {registration.client_id} is {registration.status}")
+        # The JSON copy of the status written here is the one read; it only counts for an item
+        # written before status was an attribute, where the version condition guarantees it is
+        # still the stored one.
+        updated = self._call(
+            "update_item",
+            TableName=self.table,
+            Key=_reg_key(registration.client_id),
+            UpdateExpression="SET #data = :data, #version = :next",
+            ConditionExpression=(
+                "attribute_exists(pk) AND "
+                f"{_at_version(registration.version)} AND "
+                "(#status = :active OR attribute_not_exists(#status))"
+            ),
+            ExpressionAttributeNames={"#data": "data", "#version": "version", "#status": "status"},
+            ExpressionAttributeValues={
+                ":data": self._data(registration),
+                ":version": {"N": str(registration.version)},
+                ":next": {"N": str(registration.version + 1)},
+                ":active": {"S": "active"},
+            },
+            ReturnValues="ALL_NEW",
+        )
+        return _registration(updated["Attributes"])
 
-    def delete_registration(self, client_id: str) -> None:
-        self._call("delete_item", TableName=self.table, Key=_reg_key(client_id))
+    def set_status(self, client_id: str, status: RegistrationStatus) -> Registration | None:
+        try:
+            updated = self._call(
+                "update_item",
+                TableName=self.table,
+                Key=_reg_key(client_id),
+                UpdateExpression="SET #status = :status, #version = if_not_exists(#version, :zero) "
+                "+ :one" + (" REMOVE expires_at" if status == "revoked" else ""),
+                # A revoked registration never expires (base.Store.set_status).
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#status": "status", "#version": "version"},
+                ExpressionAttributeValues={
+                    ":status": {"S": status},
+                    ":zero": {"N": "0"},
+                    ":one": {"N": "1"},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except StoreConflict:  # deleted: nothing to set, nothing recreated
+            return None
+        return _registration(updated["Attributes"])
+
+    def delete_registration(self, client_id: str, expected: Registration | None = None) -> None:
+        condition: dict[str, Any] = {}
+        if expected is not None:
+            values = {":version": {"N": str(expected.version)}}
+            used = "attribute_not_exists(last_used_at)"
+            if expected.last_used_at is not None:
+                used = "last_used_at = :used"
+                values[":used"] = {"N": str(expected.last_used_at)}
+            condition = {
+                "ConditionExpression": (
+                    f"attribute_exists(pk) AND {_at_version(expected.version)} AND {used}"
+                ),
+                "ExpressionAttributeNames": {"#version": "version"},
+                "ExpressionAttributeValues": values,
+            }
+        self._call("delete_item", TableName=self.table, Key=_reg_key(client_id), **condition)
 
     def touch_registration(self, client_id: str, at: int) -> None:
         with contextlib.suppress(StoreConflict):  # deleted meanwhile: nothing to record
@@ -215,6 +305,31 @@ class DynamoDBStore:
         lock = self._get(_pool_key(pool))
         return self.get_backing(lock["backing"]["S"]) if lock else None
 
+    def reserve_backing(self, limit: int) -> bool:
+        try:
+            self._call(
+                "update_item",
+                TableName=self.table,
+                Key=_COUNT_KEY,
+                UpdateExpression="ADD backing :one",
+                ConditionExpression="attribute_not_exists(backing) OR backing < :limit",
+                ExpressionAttributeValues={":one": {"N": "1"}, ":limit": {"N": str(limit)}},
+            )
+        except StoreConflict:
+            return False
+        return True
+
+    def release_backing(self) -> None:
+        with contextlib.suppress(StoreConflict):  # at 0 already: nothing to give back
+            self._call(
+                "update_item",
+                TableName=self.table,
+                Key=_COUNT_KEY,
+                UpdateExpression="ADD backing :minus",
+                ConditionExpression="backing > :zero",
+                ExpressionAttributeValues={":minus": {"N": "-1"}, ":zero": {"N": "0"}},
+            )
+
     def create_backing(self, backing: BackingClient) -> None:
         writes: list[dict[str, Any]] = [
             {
@@ -225,14 +340,6 @@ class DynamoDBStore:
                         "data": {"S": json.dumps(backing.to_dict())},
                     },
                     "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            },
-            {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": _COUNT_KEY,
-                    "UpdateExpression": "ADD backing :one",
-                    "ExpressionAttributeValues": {":one": {"N": "1"}},
                 }
             },
         ]

@@ -8,7 +8,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .base import BackingClient, Registration, StoreConflict, StoreUnavailable, now
+from .base import (
+    BackingClient,
+    Registration,
+    RegistrationStatus,
+    StoreConflict,
+    StoreUnavailable,
+    now,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS registrations (
@@ -23,6 +30,11 @@ CREATE TABLE IF NOT EXISTS backing_clients (
     pool TEXT UNIQUE,
     data TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS counters (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO counters (name, value) SELECT 'backing', COUNT(*) FROM backing_clients;
 """
 # Single-use marks (Store.spend_once); expired ones are deleted by the next spend.
 _SPENT_SCHEMA = """
@@ -32,6 +44,8 @@ CREATE TABLE IF NOT EXISTS spent (
 );
 CREATE INDEX IF NOT EXISTS spent_by_expiry ON spent (expires_at);
 """
+
+_RELEASE = "UPDATE counters SET value = max(value - 1, 0) WHERE name = 'backing'"
 
 
 class SQLiteStore:
@@ -65,14 +79,34 @@ class SQLiteStore:
         rows = self._read(sql, *args)
         return rows[0] if rows else None
 
-    def _write(self, sql: str, *args: object) -> None:
+    def _write(self, sql: str, *args: object) -> int:
+        """One statement in its own transaction; the number of rows it changed."""
+        return self._transaction((sql, args))
+
+    def _transaction(self, *statements: tuple[str, tuple[object, ...]]) -> int:
+        """Statements in one transaction; the rows the first changed. A later statement runs
+        only if the first changed a row (they follow from it)."""
         try:
             with self._lock, self._db:
-                self._db.execute(sql, args)
+                first, *rest = statements
+                changed = self._db.execute(*first).rowcount
+                if changed:
+                    for statement in rest:
+                        self._db.execute(*statement)
+                return int(changed)
         except sqlite3.IntegrityError as exc:
             raise StoreConflict(str(exc)) from None
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"sqlite: {exc}") from None
+
+    def _returning(self, sql: str, *args: object) -> Registration | None:
+        """An UPDATE … RETURNING data of one registration: the row as written, None if none."""
+        try:
+            with self._lock, self._db:
+                rows = self._db.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"sqlite: {exc}") from None
+        return Registration.from_dict(json.loads(rows[0][0])) if rows else None
 
     # registrations
 
@@ -91,16 +125,48 @@ class SQLiteStore:
             json.dumps(registration.to_dict()),
         )
 
-    def save_registration(self, registration: Registration) -> None:
-        self._write(
-            "UPDATE registrations SET backing_client_id = ?, data = ? WHERE client_id = ?",
-            registration.backing_client_id,
-            json.dumps(registration.to_dict()),
+    def update_registration(self, registration: Registration) -> Registration:
+        updated = self._returning(
+            # A row written before versions were kept is at version 0.
+            "UPDATE registrations SET data = json_set(data, "
+            "'$.metadata', json(?), '$.registration_token_hash', ?, "
+            "'$.version', coalesce(json_extract(data, '$.version'), 0) + 1) "
+            "WHERE client_id = ? AND coalesce(json_extract(data, '$.version'), 0) = ? "
+            "AND json_extract(data, '$.status') = 'active' RETURNING data",
+            json.dumps(registration.metadata),
+            registration.registration_token_hash,
             registration.client_id,
+            registration.version,
+        )
+        if updated is None:
+            raise StoreConflict(f"registration {registration.client_id} changed or is gone")
+        return updated
+
+    def set_status(self, client_id: str, status: RegistrationStatus) -> Registration | None:
+        # A revoked registration never expires (base.Store.set_status).
+        return self._returning(
+            "UPDATE registrations SET data = json_set(data, '$.status', ?1, '$.expires_at', "
+            "CASE WHEN ?1 = 'revoked' THEN NULL ELSE json_extract(data, '$.expires_at') END, "
+            "'$.version', coalesce(json_extract(data, '$.version'), 0) + 1) "
+            "WHERE client_id = ?2 RETURNING data",
+            status,
+            client_id,
         )
 
-    def delete_registration(self, client_id: str) -> None:
-        self._write("DELETE FROM registrations WHERE client_id = ?", client_id)
+    def delete_registration(self, client_id: str, expected: Registration | None = None) -> None:
+        if expected is None:
+            self._write("DELETE FROM registrations WHERE client_id = ?", client_id)
+            return
+        deleted = self._write(
+            "DELETE FROM registrations WHERE client_id = ? "
+            "AND coalesce(json_extract(data, '$.version'), 0) = ? "
+            "AND json_extract(data, '$.last_used_at') IS ?",
+            client_id,
+            expected.version,
+            expected.last_used_at,
+        )
+        if not deleted:
+            raise StoreConflict(f"registration {client_id} changed or is gone")
 
     def touch_registration(self, client_id: str, at: int) -> None:
         self._write(
@@ -132,6 +198,16 @@ class SQLiteStore:
         data = self._one("SELECT data FROM backing_clients WHERE pool = ?", pool)
         return BackingClient.from_dict(json.loads(data)) if data else None
 
+    def reserve_backing(self, limit: int) -> bool:
+        return bool(
+            self._write(
+                "UPDATE counters SET value = value + 1 WHERE name = 'backing' AND value < ?", limit
+            )
+        )
+
+    def release_backing(self) -> None:
+        self._write(_RELEASE)
+
     def create_backing(self, backing: BackingClient) -> None:
         self._write(
             "INSERT INTO backing_clients (client_id, pool, data) VALUES (?, ?, ?)",
@@ -141,14 +217,16 @@ class SQLiteStore:
         )
 
     def delete_backing(self, client_id: str) -> None:
-        self._write("DELETE FROM backing_clients WHERE client_id = ?", client_id)
+        self._transaction(
+            ("DELETE FROM backing_clients WHERE client_id = ?", (client_id,)), (_RELEASE, ())
+        )
 
     def list_backing(self) -> list[BackingClient]:
         rows = self._read("SELECT data FROM backing_clients ORDER BY client_id")
         return [BackingClient.from_dict(json.loads(r)) for r in rows]
 
     def count_backing(self) -> int:
-        return int(self._one("SELECT COUNT(*) FROM backing_clients"))
+        return int(self._one("SELECT value FROM counters WHERE name = 'backing'"))
 
     # single-use marks
 

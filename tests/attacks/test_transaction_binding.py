@@ -94,7 +94,7 @@ def assert_refused(response: httpx.Response, status: int) -> None:
     assert "location" not in response.headers
     assert response.headers["content-type"].startswith("text/html")
     assert "code=" not in response.text
-    assert "Start again from your application" in response.text
+    assert "start the sign-in again from your application" in response.text.lower()
 
 
 def own_callback(stack: Stack, client_redirect: str, person: Person) -> str:

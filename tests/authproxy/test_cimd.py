@@ -4,6 +4,7 @@ import http.server
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,7 @@ import httpx
 import pytest
 
 from authproxy.cimd import (
+    FETCH_TIMEOUT,
     MetadataDocumentError,
     MetadataDocuments,
     check_url,
@@ -34,6 +36,8 @@ class DocumentServer:
     headers: dict = field(default_factory=dict)
     fetches: int = 0
     url: str = ""
+    #: Send the body behind 2000 spaces, a byte every 50 ms (100 s), until the client hangs up.
+    trickle: bool = False
 
 
 @pytest.fixture
@@ -44,12 +48,23 @@ def documents() -> Iterator[DocumentServer]:
         def do_GET(self) -> None:
             served.fetches += 1
             body = json.dumps(served.document).encode()
+            if served.trickle:
+                body = b" " * 2000 + body
             self.send_response(served.status)
             self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
             for name, value in served.headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(body)
+            chunks = [body[i : i + 1] for i in range(len(body))] if served.trickle else [body]
+            for chunk in chunks:
+                try:
+                    self.wfile.write(chunk)
+                    self.wfile.flush()
+                except OSError:  # the façade hung up
+                    return
+                if served.trickle:
+                    time.sleep(0.05)
 
         def log_message(self, *args: object) -> None:
             return
@@ -135,6 +150,19 @@ def test_unusable_documents_are_an_error_page(
     assert response.status_code == 400
     assert "location" not in response.headers
     assert why in response.text
+
+
+def test_mcp_ssrf_a_trickling_document_host_cannot_hold_authorize(
+    stack: Stack, documents: DocumentServer
+) -> None:
+    """Each byte arrives well inside any per-read timeout; the whole fetch has one deadline, and
+    /authorize answers once it passes (before, it waited the 100 s out and went on)."""
+    documents.trickle = True
+    response = httpx.get(
+        authorize_url(stack.issuer, documents.url, REDIRECT, pkce()[1]), timeout=300
+    )
+    assert response.status_code == 400
+    assert f"not fetched within {FETCH_TIMEOUT:g} seconds" in response.text
 
 
 def test_redirect_not_in_the_document_is_refused(stack: Stack, documents: DocumentServer) -> None:

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from authproxy.cognito_admin import deployment_mark
 from support.oauth import obtain_code, token_request
 from support.serving import bound_socket, origin_of, serve
 from support.stack import Stack, dev_stack
@@ -31,6 +32,11 @@ def run(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [AUTHPROXY, *args], env=stack.shell_env(), capture_output=True, text=True, timeout=60
     )
+
+
+def owner(stack: Stack) -> str:
+    """The owner mark the stack's backing clients carry."""
+    return deployment_mark(stack["AUTHPROXY_STORE"], stack["AWS_REGION"])
 
 
 def show(stack: Stack, client_id: str) -> dict:
@@ -83,7 +89,7 @@ def test_list_shows_registrations_with_their_backing_clients(stack: Stack) -> No
 
     detail = show(stack, used["client_id"])
     assert detail["redirect_uris"] == ["http://localhost:8200/cb"]
-    assert detail["backing_client"]["ClientName"] == "authproxy-claudeai"
+    assert detail["backing_client"]["ClientName"] == f"authproxy-{owner(stack)}-claudeai"
     assert run(stack, "clients", "show", "nobody").returncode == 1
     dashed = run(stack, "clients", "show", "--", "-made-before-ids-were-alphanumeric")
     assert dashed.returncode == 1
@@ -110,7 +116,10 @@ def test_prune_is_a_dry_run_unless_told(stack: Stack) -> None:
     assert dry.returncode == 0
     assert "dry run" in dry.stdout
     before = json.loads(run(stack, "clients", "list", "--json").stdout)
-    pruned = run(stack, "clients", "prune", "--never-used-days", "0", "--yes")
+    young = run(stack, "clients", "prune", "--never-used-days", "0", "--yes")
+    assert young.returncode == 0, young.stdout + young.stderr
+    assert "0 registrations and 0 backing clients" in young.stdout  # all younger than --min-age
+    pruned = run(stack, "clients", "prune", "--never-used-days", "0", "--min-age", "0", "--yes")
     assert pruned.returncode == 0, pruned.stdout + pruned.stderr
     after = json.loads(run(stack, "clients", "list", "--json").stdout)
     assert all(row["last_used"] != "never" for row in after)
@@ -121,7 +130,9 @@ def test_prune_is_a_dry_run_unless_told(stack: Stack) -> None:
 def test_reconcile_reports_and_fixes_drift_both_ways(stack: Stack) -> None:
     idp = stack.aws("cognito-idp")
     orphan = idp.create_user_pool_client(
-        UserPoolId=stack["USER_POOL_ID"], ClientName="authproxy-orphan", GenerateSecret=True
+        UserPoolId=stack["USER_POOL_ID"],
+        ClientName=f"authproxy-{owner(stack)}-orphan",
+        GenerateSecret=True,
     )["UserPoolClient"]["ClientId"]
     theirs = idp.create_user_pool_client(UserPoolId=stack["USER_POOL_ID"], ClientName="not-ours")
     doomed = stack.register(**CLAUDE)

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from authproxy.clients import new_client_id
+from authproxy.cognito_admin import deployment_mark
 from support.stack import Stack, local_stack
 
 CLAUDE = {
@@ -98,7 +99,8 @@ def test_backing_client_is_what_cognito_needs(pooled: Stack) -> None:
     (client_id,) = cognito_clients(pooled)
     described = idp.describe_user_pool_client(UserPoolId=pooled["USER_POOL_ID"], ClientId=client_id)
     client = described["UserPoolClient"]
-    assert client["ClientName"] == "authproxy-pool-public"
+    owner = deployment_mark(pooled["AUTHPROXY_STORE"], pooled["AWS_REGION"])
+    assert client["ClientName"] == f"authproxy-{owner}-pool-public"
     assert client["ClientSecret"]
     assert client["AllowedOAuthFlows"] == ["code"]
     assert client["AllowedOAuthFlowsUserPoolClient"] is True

@@ -13,15 +13,15 @@ POOL = "us-east-1_Example1"
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("claudeai", "authproxy-claudeai"),
-        ("Claude (Desktop)", "authproxy-Claude Desktop"),
-        ("ünïcode ✓ tool", "authproxy-n code tool"),
-        ("", "authproxy-client"),
-        ("x" * 300, "authproxy-" + "x" * 118),
+        ("claudeai", "authproxy-0123456789-claudeai"),
+        ("Claude (Desktop)", "authproxy-0123456789-Claude Desktop"),
+        ("ünïcode ✓ tool", "authproxy-0123456789-n code tool"),
+        ("", "authproxy-0123456789-client"),
+        ("x" * 300, "authproxy-0123456789-" + "x" * 107),
     ],
 )
 def test_backing_client_names_fit_cognitos_pattern(name: str, expected: str) -> None:
-    assert backing_client_name(name) == expected
+    assert backing_client_name("0123456789", name) == expected
 
 
 def created() -> dict:
@@ -40,6 +40,7 @@ def test_rotation_falls_back_when_the_pool_refuses_it() -> None:
         stub.add_response("create_user_pool_client", created())
         stub.add_response("create_user_pool_client", created())
         first = admin.create_client(
+            owner="0123456789",
             name="a",
             callback_url="https://x/callback",
             scopes=["openid"],
@@ -48,6 +49,7 @@ def test_rotation_falls_back_when_the_pool_refuses_it() -> None:
         assert first.rotation is False
         # Remembered: the next creation does not try rotation again.
         second = admin.create_client(
+            owner="0123456789",
             name="b",
             callback_url="https://x/callback",
             scopes=["openid"],
@@ -68,7 +70,11 @@ def test_other_errors_are_not_mistaken_for_missing_rotation() -> None:
         )
         with pytest.raises(CognitoAdminError) as caught:
             admin.create_client(
-                name="a", callback_url="x", scopes=["openid"], identity_providers=["COGNITO"]
+                owner="0123456789",
+                name="a",
+                callback_url="x",
+                scopes=["openid"],
+                identity_providers=["COGNITO"],
             )
     assert caught.value.operation == "CreateUserPoolClient"
     assert caught.value.code == "InvalidParameterException"

@@ -7,6 +7,7 @@ import itsdangerous.timed
 import pytest
 
 from authproxy.sealing import EnvelopeError, Purpose, Sealer, SecretBox
+from servicekit.keys import KeyRing
 
 KEY = "k" * 40
 
@@ -53,3 +54,42 @@ def test_secret_box_round_trip_and_key_change() -> None:
     assert box.open(sealed) == "s3cr3t"
     assert SecretBox("other-key-" * 4).open(sealed) is None
     assert box.open("not base64!") is None
+
+
+OLD, NEW = "o" * 40, "n" * 40
+
+
+def test_envelopes_sealed_with_a_previous_key_open_after_rotation() -> None:
+    before = Sealer(KeyRing.fixed(OLD))
+    after = Sealer(KeyRing.fixed(NEW, OLD))
+    for purpose in Purpose:
+        assert after.open(purpose, before.seal(purpose, {"p": purpose.name})) == {"p": purpose.name}
+
+
+def test_new_envelopes_are_sealed_with_the_current_key() -> None:
+    envelope = Sealer(KeyRing.fixed(NEW, OLD)).seal(Purpose.REFRESH, {"a": 1})
+    assert Sealer(NEW).open(Purpose.REFRESH, envelope) == {"a": 1}
+    with pytest.raises(EnvelopeError):
+        Sealer(OLD).open(Purpose.REFRESH, envelope)
+
+
+def test_a_sealer_follows_its_ring_when_the_keys_change() -> None:
+    keys = [(OLD,)]
+    sealer = Sealer(KeyRing(lambda: keys[0], max_age=0))
+    old_envelope = sealer.seal(Purpose.STATE, {"a": 1})
+    keys[0] = (NEW, OLD)
+    assert sealer.open(Purpose.STATE, old_envelope) == {"a": 1}
+    assert Sealer(NEW).open(Purpose.STATE, sealer.seal(Purpose.STATE, {"b": 2})) == {"b": 2}
+    keys[0] = (NEW,)
+    with pytest.raises(EnvelopeError):
+        sealer.open(Purpose.STATE, old_envelope)
+
+
+def test_secret_box_opens_under_previous_keys_and_seals_under_the_current_one() -> None:
+    sealed_before = SecretBox(OLD).seal("s3cr3t")
+    rotated = SecretBox(KeyRing.fixed(NEW, OLD))
+    assert rotated.open(sealed_before) == "s3cr3t"
+    sealed_after = rotated.seal("s3cr3t")
+    assert SecretBox(NEW).open(sealed_after) == "s3cr3t"
+    assert SecretBox(OLD).open(sealed_after) is None
+    assert SecretBox(NEW).open(sealed_before) is None  # the old key dropped

@@ -1,5 +1,7 @@
 """One suite, both stores: SQLite (one host, tests) and DynamoDB (AWS, here moto)."""
 
+import json
+import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -73,7 +75,11 @@ def test_save_touch_list_and_delete(store: Store) -> None:
     store.create_registration(registration("c2", created_at=200))
     store.create_registration(registration("c1", created_at=100))
     store.create_registration(registration("c3", backing="b2", created_at=300))
-    store.save_registration(registration("c1", created_at=100).revoked())
+    revoked = store.set_status("c1", "revoked")
+    assert revoked is not None
+    assert (revoked.status, revoked.version) == ("revoked", 1)
+    assert store.set_status("missing", "revoked") is None
+    assert store.get_registration("missing") is None  # a targeted write recreates nothing
     store.touch_registration("c1", 12345)
     store.touch_registration("missing", 1)  # no error, no row
     got = store.get_registration("c1")
@@ -89,9 +95,9 @@ def test_save_touch_list_and_delete(store: Store) -> None:
 
 def test_backing_clients_and_one_per_pool(store: Store) -> None:
     assert store.count_backing() == 0
-    store.create_backing(backing("b1", "public"))
-    store.create_backing(backing("b2", None))
-    store.create_backing(backing("b3", None))
+    for client_id, pool in (("b1", "public"), ("b2", None), ("b3", None)):
+        assert store.reserve_backing(10)
+        store.create_backing(backing(client_id, pool))
     assert store.count_backing() == 3
     with pytest.raises(StoreConflict):
         store.create_backing(backing("b9", "public"))  # the pool is served already
@@ -107,6 +113,7 @@ def test_backing_clients_and_one_per_pool(store: Store) -> None:
     store.delete_backing("b1")  # twice is fine
     assert store.find_backing("public") is None
     assert store.count_backing() == 2
+    assert store.reserve_backing(10)
     store.create_backing(backing("b4", "public"))  # the pool is free again
     assert store.count_backing() == 3
 
@@ -226,3 +233,113 @@ def test_dynamodb_spent_marks_expire_by_the_tables_ttl_attribute() -> None:
             TableName="registrations", Key={"pk": {"S": "SPENT#state#ttl"}, "sk": {"S": "SPENT"}}
         )["Item"]
     assert item["expires_at"] == {"N": "1234567890"}
+
+
+def test_update_is_conditional_on_the_version_and_an_active_status(store: Store) -> None:
+    """Design D9: an update written from a stale read loses; it never undoes a revocation,
+    never rewrites the status and never recreates a deleted record."""
+    store.create_registration(registration("c1"))
+    read = store.get_registration("c1")
+    assert read is not None
+    updated = store.update_registration(
+        replace(read, metadata={**read.metadata, "client_name": "new"}, registration_token_hash="t")
+    )
+    assert (updated.version, updated.metadata["client_name"]) == (1, "new")
+    assert updated.registration_token_hash == "t"
+    assert store.get_registration("c1") == updated
+    with pytest.raises(StoreConflict):  # written from the read before the update
+        store.update_registration(replace(read, registration_token_hash="stale"))
+    store.set_status("c1", "revoked")
+    with pytest.raises(StoreConflict):  # written from the read before the revocation
+        store.update_registration(replace(updated, registration_token_hash="stale"))
+    after = store.get_registration("c1")
+    assert after is not None
+    assert (after.status, after.registration_token_hash, after.version) == ("revoked", "t", 2)
+    store.delete_registration("c1")
+    with pytest.raises(StoreConflict):
+        store.update_registration(after)
+    assert store.get_registration("c1") is None
+
+
+def test_touch_is_not_a_change_an_update_must_have_read(store: Store) -> None:
+    store.create_registration(registration("c1"))
+    read = store.get_registration("c1")
+    assert read is not None
+    store.touch_registration("c1", 12345)
+    updated = store.update_registration(replace(read, registration_token_hash="t"))
+    assert updated.last_used_at == 12345  # the use recorded meanwhile is kept
+
+
+def test_quota_slots_are_reserved_atomically_and_given_back(store: Store) -> None:
+    assert [store.reserve_backing(2) for _ in range(3)] == [True, True, False]
+    store.release_backing()
+    assert store.count_backing() == 1
+    assert store.reserve_backing(2)
+    store.create_backing(backing("b1", None))
+    store.delete_backing("b1")  # the row goes with its slot
+    store.delete_backing("b1")  # and only once
+    assert store.count_backing() == 1
+    store.release_backing()
+    store.release_backing()  # never below zero
+    assert store.count_backing() == 0
+
+
+def test_sqlite_counts_backing_clients_stored_before_the_counter(tmp_path: Path) -> None:
+    path = tmp_path / "authproxy.db"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE backing_clients (client_id TEXT PRIMARY KEY, pool TEXT UNIQUE, "
+            "data TEXT NOT NULL)"
+        )
+        db.execute("INSERT INTO backing_clients VALUES ('b1', NULL, ?)", (json.dumps({}),))
+    store = open_store(f"sqlite:///{path}")
+    assert store.count_backing() == 1
+    store.close()
+
+
+def test_dynamodb_reads_and_updates_items_written_before_versions() -> None:
+    """Items of earlier releases keep status in the JSON copy and have no version."""
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_table(client, "registrations")
+        store = DynamoDBStore("registrations", client=client)
+        data = registration("c1").to_dict()
+        for name in ("last_used_at", "expires_at", "version"):
+            del data[name]
+        item = {
+            "pk": {"S": "REG#c1"},
+            "sk": {"S": "REG"},
+            "gsi1pk": {"S": "BACK#b1"},
+            "gsi1sk": {"S": "REG#000000000100#c1"},
+            "data": {"S": json.dumps(data)},
+        }
+        client.put_item(TableName="registrations", Item=item)
+        read = store.get_registration("c1")
+        assert read == registration("c1")
+        updated = store.update_registration(replace(read, registration_token_hash="t"))
+        assert (updated.version, updated.status) == (1, "active")
+        with pytest.raises(StoreConflict):
+            store.update_registration(replace(read, registration_token_hash="stale"))
+        revoked = store.set_status("c1", "revoked")
+        assert revoked is not None
+        assert (revoked.status, revoked.version) == ("revoked", 2)
+
+
+def test_a_delete_given_what_was_read_spares_a_record_used_or_changed_since(
+    store: Store,
+) -> None:
+    for client_id in ("used", "changed", "kept", "gone"):
+        store.create_registration(registration(client_id))
+    read = {r.client_id: r for r in store.list_registrations()}
+    store.touch_registration("used", 12345)
+    store.set_status("changed", "revoked")
+    store.delete_registration("gone")
+    for client_id in ("used", "changed", "gone"):
+        with pytest.raises(StoreConflict):
+            store.delete_registration(client_id, expected=read[client_id])
+    store.delete_registration("kept", expected=read["kept"])
+    assert sorted(r.client_id for r in store.list_registrations()) == ["changed", "used"]
+    used = store.get_registration("used")
+    assert used is not None
+    store.delete_registration("used", expected=used)
+    assert store.get_registration("used") is None

@@ -1,10 +1,11 @@
 """A real browser: Debian's headless chromium, driven by Playwright, walks the consent and login
 pages as a person would (reading, typing, clicking **Approve**) for two registered clients.
 
-The consent page must name the client and the host it sends people back to. Approval is
-remembered per registration: the first client is not asked again, a second client is, and
-Cognito's session spares the second sign-in. Screenshots of the pages are saved under
-``test-artifacts/chromium/``.
+The consent page must name the client and the host it sends people back to, and say in words what
+each permission lets the application do. Approval is remembered per registration: the first client
+is not asked again, a second client is, and Cognito's session spares the second sign-in. Error pages
+(an unknown application, an address that does not exist) say what the person can do next.
+Screenshots of the pages are saved under ``test-artifacts/chromium/``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import BrowserContext, Page, sync_playwright
 
+from mcpserver.server import SCOPE_DESCRIPTIONS
 from support.oauth import authorize_url, pkce, query, token_request
 from support.stack import Stack
 
@@ -114,10 +116,13 @@ class CallbackListener:
 class Client:
     """A registered native client with its callback listener."""
 
-    def __init__(self, stack: Stack, name: str, listener: CallbackListener) -> None:
+    def __init__(
+        self, stack: Stack, name: str, listener: CallbackListener, scopes: str = "read"
+    ) -> None:
         self.stack = stack
         self.listener = listener
         self.redirect_uri = listener.redirect_uri
+        self.scopes = scopes.split()
         self.registration = stack.register(
             client_name=name,
             redirect_uris=[self.redirect_uri],
@@ -130,7 +135,7 @@ class Client:
             self.registration["client_id"],
             self.redirect_uri,
             challenge,
-            scope=f"{stack.mcp_url}/read",
+            scope=" ".join(f"{stack.mcp_url}/{name}" for name in scopes.split()),
             resource=stack.mcp_url,
         )
 
@@ -151,11 +156,17 @@ class Client:
         return dict(response.json())
 
 
-def approve(page: Page, client_name: str, screenshot: Path) -> None:
+def approve(page: Page, client: Client, screenshot: Path) -> None:
     page.get_by_role("button", name="Approve").wait_for()
     text = page.inner_text("main")
-    assert client_name in text
+    assert client.registration["client_name"] in text
     assert "127.0.0.1" in text  # the host the browser will be sent back to
+    for name in client.scopes:  # each permission in words, then its scope string
+        scope = page.get_by_text(f"{client.stack.mcp_url}/{name}", exact=True)
+        words = page.get_by_text(SCOPE_DESCRIPTIONS[name], exact=True)
+        assert words.is_visible()
+        assert scope.is_visible()
+        assert words.bounding_box()["y"] < scope.bounding_box()["y"]  # type: ignore[index]
     page.screenshot(path=screenshot, full_page=True)
     page.get_by_role("button", name="Approve").click()
 
@@ -176,9 +187,9 @@ def test_a_person_approves_and_signs_in_and_each_client_asks_once(
 ) -> None:
     page = browser.new_page()
     with CallbackListener() as first_app, CallbackListener() as second_app:
-        first = Client(dev, "Chromium e2e client", first_app)
+        first = Client(dev, "Chromium e2e client", first_app, scopes="read write")
         page.goto(first.authorize_url)
-        approve(page, "Chromium e2e client", artifacts / "consent.png")
+        approve(page, first, artifacts / "consent.png")
         sign_in(page, dev, artifacts / "login.png")
         page.wait_for_url(f"{first.redirect_uri}?*")
         assert page.inner_text("body") == "Signed in. You can close this window."
@@ -192,10 +203,38 @@ def test_a_person_approves_and_signs_in_and_each_client_asks_once(
         # Another client in the same browser must be approved on its own; no second sign-in.
         second = Client(dev, "Another e2e client", second_app)
         page.goto(second.authorize_url)
-        approve(page, "Another e2e client", artifacts / "consent-second-client.png")
+        approve(page, second, artifacts / "consent-second-client.png")
         page.wait_for_url(f"{second.redirect_uri}?*")
         assert second.exchange()["access_token"]
 
     for name in ("consent.png", "login.png", "consent-second-client.png"):
+        assert (artifacts / name).stat().st_size > 0
+        record_property("artifact", str((artifacts / name).relative_to(ROOT)))
+
+
+def test_error_pages_say_what_a_person_can_do_next(
+    dev: Stack,
+    browser: BrowserContext,
+    artifacts: Path,
+    record_property: Callable[[str, object], None],
+) -> None:
+    page = browser.new_page()
+    unknown = authorize_url(dev.issuer, "no-such-client", "http://127.0.0.1:9/callback", pkce()[1])
+    page.goto(unknown)
+    text = page.inner_text("main")
+    assert "Unknown application" in text
+    assert "What you can do" in text
+    assert "remove this server and add it again (reconnect it)" in text
+    page.screenshot(path=artifacts / "error-unknown-application.png", full_page=True)
+
+    response = page.goto(f"{dev.issuer}/no-such-page")
+    assert response is not None
+    assert response.status == 404
+    text = page.inner_text("main")
+    assert "Page not found" in text
+    assert dev.mcp_url in text  # the address to give an application instead
+    page.screenshot(path=artifacts / "error-not-found.png", full_page=True)
+
+    for name in ("error-unknown-application.png", "error-not-found.png"):
         assert (artifacts / name).stat().st_size > 0
         record_property("artifact", str((artifacts / name).relative_to(ROOT)))

@@ -27,6 +27,7 @@ from authproxy import settings as authproxy_settings
 from authproxy.store import dynamodb
 from gateway import settings as gateway_settings
 from mcpserver import settings as mcpserver_settings
+from mcpserver.server import SCOPE_DESCRIPTIONS
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "aws" / "template.yaml"
 REGION = "eu-west-1"
@@ -58,28 +59,52 @@ GATEWAY_PATHS = ("/mcp/notes", "/.well-known/oauth-protected-resource/mcp/notes"
 
 # Actions AWS authorizes only with Resource "*" (no resource-level permissions).
 UNSCOPABLE_ACTIONS = frozenset({"ec2:DescribeInstances", "ec2:DescribeRegions"})
+# What the façade's serving paths call (authproxy/clients.py, cognito_admin.py, store/dynamodb.py);
+# nothing only the operator CLI uses. TransactWriteItems is authorized per item as these actions.
 FACADE_COGNITO_ACTIONS = frozenset(
     {
         "cognito-idp:CreateUserPoolClient",
         "cognito-idp:DescribeUserPoolClient",
-        "cognito-idp:UpdateUserPoolClient",
         "cognito-idp:DeleteUserPoolClient",
-        "cognito-idp:ListUserPoolClients",
-        "cognito-idp:DescribeResourceServer",
-        "cognito-idp:DescribeUserPool",
     }
 )
 FACADE_DYNAMODB_ACTIONS = frozenset(
-    {
+    {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+)
+# What `authproxy clients` (authproxy/manage.py) and the README's operator steps call.
+OPERATOR_ACTIONS = {
+    "BackingClients": {
+        "cognito-idp:ListUserPoolClients",
+        "cognito-idp:DescribeUserPoolClient",
+        "cognito-idp:UpdateUserPoolClient",
+        "cognito-idp:DeleteUserPoolClient",
+        "cognito-idp:AdminUserGlobalSignOut",
+    },
+    "Registrations": {
+        "dynamodb:Scan",
+        "dynamodb:Query",
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
-        "dynamodb:Query",
-        "dynamodb:Scan",
-        "dynamodb:ConditionCheckItem",
-    }
-)
+    },
+    "KeyRotation": {
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:ListSecretVersionIds",
+        "secretsmanager:PutSecretValue",
+        "secretsmanager:UpdateSecretVersionStage",
+    },
+}
+POOL_ARN = {
+    "Fn::Sub": [
+        "arn:${AWS::Partition}:cognito-idp:${AWS::Region}:${AWS::AccountId}:userpool/${PoolId}",
+        {
+            "PoolId": {
+                "Fn::If": ["CreateUserPool", {"Ref": "UserPool"}, {"Ref": "ExistingUserPoolId"}]
+            }
+        },
+    ]
+}
 # Environment variables Lambda sets itself and refuses in a function's configuration.
 LAMBDA_RESERVED = frozenset(
     {
@@ -315,12 +340,7 @@ def test_cognito_actions_are_limited_to_the_pool(deployed: dict[str, Any]) -> No
             if not actions:
                 continue
             assert role == roles["AuthProxyFunction"]
-            (resource,) = as_list(statement["Resource"])
-            pattern, variables = resource["Fn::Sub"]
-            assert pattern.endswith(":userpool/${PoolId}")
-            assert variables["PoolId"] == {
-                "Fn::If": ["CreateUserPool", {"Ref": "UserPool"}, {"Ref": "ExistingUserPoolId"}]
-            }
+            assert statement["Resource"] == POOL_ARN
             granted |= actions
     assert granted == FACADE_COGNITO_ACTIONS
 
@@ -334,12 +354,58 @@ def test_dynamodb_actions_are_limited_to_the_table(deployed: dict[str, Any]) -> 
             if not actions:
                 continue
             assert role == roles["AuthProxyFunction"]
-            assert as_list(statement["Resource"]) == [
-                {"Fn::GetAtt": ["RegistrationsTable", "Arn"]},
-                {"Fn::Sub": "${RegistrationsTable.Arn}/index/*"},
-            ]
+            # Serving reads and writes items by key: no index, no Query, no Scan.
+            assert as_list(statement["Resource"]) == [{"Fn::GetAtt": ["RegistrationsTable", "Arn"]}]
             granted |= actions
     assert granted == FACADE_DYNAMODB_ACTIONS
+
+
+def test_the_serving_role_holds_exactly_what_serving_calls(deployed: dict[str, Any]) -> None:
+    role = function_roles(deployed)["AuthProxyFunction"]
+    granted = {a for s in statements(deployed, role) for a in as_list(s["Action"])}
+    assert granted == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        *FACADE_COGNITO_ACTIONS,
+        *FACADE_DYNAMODB_ACTIONS,
+        "secretsmanager:GetSecretValue",
+    }
+    # A compromised function must not rewrite other app clients of a shared pool, nor list them.
+    assert "cognito-idp:UpdateUserPoolClient" not in granted
+    assert "dynamodb:Scan" not in granted
+
+
+def test_operators_get_their_own_managed_policy(deployed: dict[str, Any]) -> None:
+    (name,) = resources_of(deployed, "AWS::IAM::ManagedPolicy")
+    properties = deployed["Resources"][name]["Properties"]
+    assert not {"Roles", "Users", "Groups"} & set(properties), "operators attach it themselves"
+    by_sid = {s["Sid"]: s for s in properties["PolicyDocument"]["Statement"]}
+    assert {sid: set(s["Action"]) for sid, s in by_sid.items()} == OPERATOR_ACTIONS
+    assert all(s["Effect"] == "Allow" for s in by_sid.values())
+    assert by_sid["BackingClients"]["Resource"] == POOL_ARN
+    assert by_sid["Registrations"]["Resource"] == [
+        {"Fn::GetAtt": ["RegistrationsTable", "Arn"]},
+        {"Fn::Sub": "${RegistrationsTable.Arn}/index/*"},
+    ]
+    assert by_sid["KeyRotation"]["Resource"] == [
+        {"Ref": "SealingSecret"},
+        {"Ref": "McpSessionSecret"},
+    ]
+    assert deployed["Outputs"]["OperatorPolicyArn"]["Value"] == {"Ref": name}
+    # The rotation steps in the README start from the secrets' ARNs.
+    assert deployed["Outputs"]["SealingSecretArn"]["Value"] == {"Ref": "SealingSecret"}
+    assert deployed["Outputs"]["McpSessionSecretArn"]["Value"] == {"Ref": "McpSessionSecret"}
+    # Every operator action on Cognito or DynamoDB that serving lacks is the operator's alone.
+    operator_only = (OPERATOR_ACTIONS["BackingClients"] | OPERATOR_ACTIONS["Registrations"]) - (
+        FACADE_COGNITO_ACTIONS | FACADE_DYNAMODB_ACTIONS
+    )
+    assert operator_only == {
+        "cognito-idp:ListUserPoolClients",
+        "cognito-idp:UpdateUserPoolClient",
+        "cognito-idp:AdminUserGlobalSignOut",
+        "dynamodb:Scan",
+        "dynamodb:Query",
+    }
 
 
 def test_each_function_reads_only_its_own_secret(deployed: dict[str, Any]) -> None:
@@ -504,6 +570,19 @@ def test_resource_server_identifier_is_the_mcp_url(template: dict[str, Any]) -> 
     assert server["Properties"]["Identifier"] == {"Fn::Sub": "https://${DomainName}/mcp"}
     names = [scope["ScopeName"] for scope in server["Properties"]["Scopes"]]
     assert names == ["read", "write"]
+
+
+@pytest.mark.usefixtures("aws_credentials")
+def test_scopes_are_described_in_the_same_words_on_the_consent_page_and_in_cognito(
+    deployed: dict[str, Any],
+) -> None:
+    (server,) = resources_of(deployed, "AWS::Cognito::UserPoolResourceServer").values()
+    in_cognito = {s["ScopeName"]: s["ScopeDescription"] for s in server["Properties"]["Scopes"]}
+    environment = function_environment(
+        Deployment(deployed, NEW_POOL, physical_ids(deployed)), "AuthProxyFunction"
+    )
+    facade = authproxy_settings.Settings.from_env(environment).default_resource
+    assert in_cognito == dict(facade.descriptions) == SCOPE_DESCRIPTIONS
 
 
 @pytest.mark.usefixtures("aws_credentials")

@@ -1,4 +1,8 @@
-from mcpserver.sessions import SessionIds
+import pytest
+from mcp.server.request_state import AESGCMRequestStateCodec, InvalidRequestState
+
+from mcpserver.sessions import RotatingRequestStateCodec, SessionIds
+from servicekit.keys import KeyRing
 
 RESOURCE = "https://mcp.example.com/mcp"
 SECRET = "k" * 40
@@ -34,3 +38,28 @@ def test_tampered_and_expired_ids_are_refused() -> None:
     assert not ids.is_valid(tampered, "alice")
     assert not ids.is_valid("not-a-session", "alice")
     assert not SessionIds(SECRET, RESOURCE, max_age=-1).is_valid(session_id, "alice")
+
+
+OLD, NEW = "o" * 40, "n" * 40
+
+
+def test_session_ids_survive_a_key_rotation_and_new_ones_use_the_new_key() -> None:
+    issued_before = SessionIds(OLD, RESOURCE).issue("alice")
+    rotated = SessionIds(KeyRing.fixed(NEW, OLD), RESOURCE)
+    assert rotated.is_valid(issued_before, "alice")
+    assert not rotated.is_valid(issued_before, "bob")
+    issued_after = rotated.issue("alice")
+    assert SessionIds(NEW, RESOURCE).is_valid(issued_after, "alice")
+    assert not SessionIds(OLD, RESOURCE).is_valid(issued_after, "alice")
+
+
+def test_request_state_follows_the_ring() -> None:
+    keys = [(OLD,)]
+    codec = RotatingRequestStateCodec(KeyRing(lambda: keys[0], max_age=0))
+    sealed_before = codec.seal(b"state")
+    keys[0] = (NEW, OLD)
+    assert codec.unseal(sealed_before) == b"state"
+    assert AESGCMRequestStateCodec([NEW]).unseal(codec.seal(b"next")) == b"next"
+    keys[0] = (NEW,)
+    with pytest.raises(InvalidRequestState):
+        codec.unseal(sealed_before)

@@ -92,6 +92,7 @@ def test_the_secret_is_not_in_the_repr() -> None:
         ({"USER_POOL_ID": None, "COGNITO_ISSUER": "http://127.0.0.1:9000/p"}, "AWS_REGION"),
         ({"MCP_SESSION_SECRET": None}, "MCP_SESSION_SECRET"),
         ({"MCP_SESSION_SECRET": "short"}, "MCP_SESSION_SECRET"),
+        ({"MCP_SESSION_SECRET": f"{'n' * 40},short"}, "MCP_SESSION_SECRET"),
         ({"MCP_SCOPES": "read"}, "MCP_SCOPES"),
         ({"MCP_SCOPES": "write,read"}, "MCP_SCOPES"),
         ({"MCP_SCOPES": "read/all,write"}, "MCP_SCOPES"),
@@ -113,13 +114,21 @@ def test_a_jwks_file_must_be_a_key_set(tmp_path: Path) -> None:
     assert settings(MCP_JWKS_FILE=str(path)).jwks_file == str(path)
 
 
+def test_the_session_secret_takes_the_current_key_then_previous_ones() -> None:
+    current, previous = "n" * 40, "o" * 40
+    assert settings(MCP_SESSION_SECRET=f"{current},{previous}").session_keys.keys == (
+        current,
+        previous,
+    )
+
+
 def test_the_session_secret_is_read_from_secrets_manager() -> None:
     with mock_aws():
         arn = boto3.client("secretsmanager", region_name="eu-west-1").create_secret(
             Name="mcp-session", SecretString="v" * 48
         )["ARN"]
         s = settings(MCP_SESSION_SECRET=None, MCP_SESSION_SECRET_ARN=arn)
-        assert s.session_secret == "v" * 48
+        assert s.session_keys.keys == ("v" * 48,)
         missing = arn.replace("mcp-session", "missing")
         assert refused_variable(MCP_SESSION_SECRET=None, MCP_SESSION_SECRET_ARN=missing) == (
             "MCP_SESSION_SECRET_ARN"

@@ -47,15 +47,50 @@ def test_user_pool_and_region() -> None:
     assert config.region({}, "eu-west-1") == "eu-west-1"
 
 
-def test_secrets_manager(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_key_lists_put_the_current_key_first() -> None:
+    current, previous = "c" * 32, "p" * 40
+    assert config.key_list({"K": f" {current} , {previous},{current}"}, "K", min_length=32) == (
+        current,
+        previous,
+    )
+    assert config.key_list({}, "K", min_length=32) == ()
+    with pytest.raises(SettingsError, match=r"^K: key 2 must be at least 32"):
+        config.key_list({"K": f"{current},short"}, "K", min_length=32)
+
+
+def test_secrets_manager_versions_current_pending_previous(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    old, new = "o" * 40, "n" * 40
     with mock_aws():
         client = boto3.client("secretsmanager", region_name="eu-west-1")
-        arn = client.create_secret(Name="key", SecretString="k" * 40)["ARN"]
+        arn = client.create_secret(Name="key", SecretString=old)["ARN"]
         short = client.create_secret(Name="short", SecretString="k")["ARN"]
-        assert config.read_secret(arn, "V", min_length=32) == "k" * 40
+        assert config.read_secret_keys(arn, "V", min_length=32) == (old,)
+        # A key being introduced is accepted before it signs anything.
+        pending = client.put_secret_value(
+            SecretId=arn, SecretString=new, VersionStages=["AWSPENDING"]
+        )["VersionId"]
+        assert config.read_secret_keys(arn, "V", min_length=32) == (old, new)
+        # Promoted: it signs, and the key it replaced is still accepted.
+        current = client.describe_secret(SecretId=arn)["VersionIdsToStages"]
+        (old_version,) = [v for v, stages in current.items() if "AWSCURRENT" in stages]
+        client.update_secret_version_stage(
+            SecretId=arn,
+            VersionStage="AWSCURRENT",
+            MoveToVersionId=pending,
+            RemoveFromVersionId=old_version,
+        )
+        client.update_secret_version_stage(
+            SecretId=arn, VersionStage="AWSPENDING", RemoveFromVersionId=pending
+        )
+        assert config.read_secret_keys(arn, "V", min_length=32) == (new, old)
+        # The old key dropped: only the current one is left.
+        client.update_secret_version_stage(
+            SecretId=arn, VersionStage="AWSPREVIOUS", RemoveFromVersionId=old_version
+        )
+        assert config.read_secret_keys(arn, "V", min_length=32) == (new,)
         with refused("V"):
-            config.read_secret(short, "V", min_length=32)
+            config.read_secret_keys(short, "V", min_length=32)
         with refused("V"):
-            config.read_secret(arn.replace(":key", ":missing"), "V", min_length=32)
+            config.read_secret_keys(arn.replace(":key", ":missing"), "V", min_length=32)

@@ -3,15 +3,20 @@
 import io
 import json
 import logging
+import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from servicekit.logs import JSONFormatter, RequestLogMiddleware, configure
+from servicekit.logs import LIBRARIES, JSONFormatter, RequestLogMiddleware, configure
+from support.mcp_http import whoami
+from support.oauth import obtain_code, token_request
+from support.stack import Stack, dev_stack
 
 
 @pytest.fixture
@@ -106,10 +111,106 @@ def test_exceptions_are_part_of_the_json_line() -> None:
     assert "ValueError: boom" in line["exception"]
 
 
-def test_configure_is_idempotent_and_quiets_libraries() -> None:
-    configure("kitpkg", "INFO", libraries=("kitlib",))
-    configure("kitpkg", "INFO", libraries=("kitlib",))
+def test_configure_is_idempotent_and_holds_libraries_to_warnings_at_every_level() -> None:
+    configure("kitpkg", "INFO")
+    configure("kitpkg", "INFO")
     assert len(logging.getLogger("kitpkg").handlers) == 1
-    assert logging.getLogger("kitlib").level == logging.WARNING
-    configure("kitpkg", "DEBUG", libraries=("kitlib",))
-    assert logging.getLogger("kitlib").level == logging.DEBUG
+    configure("kitpkg", "DEBUG")
+    assert logging.getLogger("kitpkg").level == logging.DEBUG
+    for name in LIBRARIES:
+        library = logging.getLogger(name)
+        assert library.level == logging.WARNING, name
+        assert library.propagate is False, name
+    # A child without a level of its own follows: botocore's body logging stays off.
+    assert not logging.getLogger("botocore.parsers").isEnabledFor(logging.DEBUG)
+
+
+ROOT_AFTER_MCP_SERVER_AT_DEBUG = """
+import json, logging
+from mcpserver.app import create_app
+from mcpserver.settings import Settings
+create_app(Settings.from_env({
+    "MCP_URL": "https://mcp.example.com/mcp",
+    "ISSUER": "https://mcp.example.com",
+    "USER_POOL_ID": "us-east-1_TestPool1",
+    "MCP_SESSION_SECRET": "s" * 40,
+    "MCP_LOG_LEVEL": "DEBUG",
+}))
+root = logging.getLogger()
+print(json.dumps({"level": root.level, "handlers": len(root.handlers)}))
+"""
+
+
+def test_mcp_log_level_debug_leaves_the_root_logger_alone() -> None:
+    """Before, MCP_LOG_LEVEL reached the SDK, whose logging.basicConfig put the root logger (and
+    with it every library without a level: botocore, urllib3) at DEBUG in a fresh process."""
+    run = subprocess.run(
+        [sys.executable, "-c", ROOT_AFTER_MCP_SERVER_AT_DEBUG],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == {"level": logging.WARNING, "handlers": 0}
+
+
+REDIRECT = "http://127.0.0.1:53710/callback"
+
+
+def test_both_deployables_at_debug_log_no_secret(tmp_path: Path) -> None:
+    """One process hosting the façade and the MCP server at DEBUG (``authproxy dev --log-level
+    debug``) creates a backing client on the real stand-in, signs a person in, redeems the code
+    and calls a tool: nothing it writes, from any logger, holds a secret, a token or a code.
+    Before, botocore logged CreateUserPoolClient's response body, ClientSecret included."""
+    with dev_stack("--log-level", "debug", "--store", str(tmp_path / "audit.db")) as stack:
+        assert (stack["AUTHPROXY_LOG_LEVEL"], stack["MCP_LOG_LEVEL"]) == ("DEBUG", "DEBUG")
+        client = stack.register(
+            client_name="log audit",
+            redirect_uris=[REDIRECT],
+            token_endpoint_auth_method="client_secret_post",
+        )
+        code, verifier, _ = obtain_code(stack, client, scope=f"{stack.mcp_url}/read")
+        tokens = token_request(
+            stack.issuer,
+            client,
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "code_verifier": verifier,
+                "redirect_uri": REDIRECT,
+                "resource": stack.mcp_url,
+            },
+        ).json()
+        assert whoami(stack, tokens["access_token"])
+        backing = backing_secrets(stack)
+        secrets = {
+            "client secret": client["client_secret"],
+            "registration access token": client["registration_access_token"],
+            "code": code,
+            "code verifier": verifier,
+            "access token": tokens["access_token"],
+            "refresh token": tokens["refresh_token"],
+            "password": stack["DEMO_PASSWORD"],
+            **{f"backing client secret {i}": secret for i, secret in enumerate(backing)},
+        }
+        written = stack.log_text()
+    assert backing, "the flow created no backing client"
+    assert '"logger": "authproxy' in written  # the capture holds the deployables' lines
+    for name, value in secrets.items():
+        assert value not in written, f"the {name} appears in the logs"
+
+
+def backing_secrets(stack: Stack) -> list[str]:
+    """The ClientSecret of every app client in the stand-in's pool (the backing clients)."""
+    cognito = stack.aws("cognito-idp")
+    pool = stack["USER_POOL_ID"]
+    listed = cognito.list_user_pool_clients(UserPoolId=pool, MaxResults=60)["UserPoolClients"]
+    described = [
+        cognito.describe_user_pool_client(UserPoolId=pool, ClientId=c["ClientId"]) for c in listed
+    ]
+    return [
+        d["UserPoolClient"]["ClientSecret"]
+        for d in described
+        if "ClientSecret" in d["UserPoolClient"]
+    ]

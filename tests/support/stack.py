@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import boto3
 import httpx
@@ -38,6 +38,8 @@ class Stack:
     env: dict[str, str]
     standin: CognitoStandIn | None = None
     process: subprocess.Popen[str] | None = None
+    #: ``dev_stack``: the file the process's stderr (every log line it writes) goes to.
+    log: IO[str] | None = None
 
     def __getitem__(self, key: str) -> str:
         return self.env[key]
@@ -71,6 +73,13 @@ class Stack:
             aws_access_key_id=FAKE_AWS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=FAKE_AWS["AWS_SECRET_ACCESS_KEY"],
         )
+
+    def log_text(self) -> str:
+        """Everything ``authproxy dev`` has written to stderr so far."""
+        assert self.log is not None, "only dev_stack() captures the process's output"
+        # pread leaves alone the file offset the running process shares and writes at.
+        fd = self.log.fileno()
+        return os.pread(fd, os.fstat(fd).st_size, 0).decode("utf-8", "replace")
 
     def shell_env(self) -> dict[str, str]:
         """The process environment a user gets by exporting the block."""
@@ -115,7 +124,7 @@ def dev_stack(*args: str) -> Iterator[Stack]:
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         try:
-            yield Stack(env=_read_block(process), process=process)
+            yield Stack(env=_read_block(process), process=process, log=log)
         finally:
             process.send_signal(signal.SIGTERM)
             try:
@@ -163,12 +172,15 @@ def local_stack(
     tmp_path: Path,
     env: dict[str, str] | None = None,
     client_quota: int = 1000,
+    prepare: Callable[[CognitoStandIn], dict[str, str]] | None = None,
     adjust: Callable[[dict[str, str]], dict[str, str]] | None = None,
     **options: Any,
 ) -> Iterator[Stack]:
     """The stack in this process; ``options`` are :class:`DevOptions` fields, ``env`` overrides
-    the variables the deployables read, ``adjust`` rewrites them once the ports are known,
-    ``client_quota`` is the pool's app-client quota. Any request answered 500 fails the test."""
+    the variables the deployables read, ``client_quota`` is the pool's app-client quota,
+    ``prepare`` sets up more in the stand-in's moto before the deployables start (secrets) and
+    returns more variables, ``adjust`` rewrites the variables once the ports are known. Any
+    request answered 500 fails the test."""
     dev = DevOptions(port=0, **options)
     with CognitoStandIn(
         resource_binding=dev.resource_binding,
@@ -180,6 +192,7 @@ def local_stack(
         env = {
             **stack_environment(dev, standin, port, str(tmp_path / "authproxy.db")),
             **(env or {}),
+            **(prepare(standin) if prepare else {}),
         }
         if adjust is not None:
             env = adjust(env)

@@ -31,13 +31,15 @@ from starlette.types import Receive, Scope, Send
 
 from devstack.cognito import CognitoStandIn
 from gateway.identity import upstream_key
+from mcpserver.server import SCOPE_DESCRIPTIONS
 from resourcekit.metadata import metadata_path
 from servicekit.serving import stopped_by_signals
 
 DEMO_USER = "demo"
 INSPECTOR_ORIGINS = ("http://localhost:6274", "http://127.0.0.1:6274")
 MCP_PATH = "/mcp"
-SCOPES = ("read", "write")
+# The scopes of an upstream behind the gateway (--upstream): every call needs read.
+UPSTREAM_SCOPES = ("read", "write")
 # moto accepts any credentials; boto3 needs some to sign with.
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 _FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -56,6 +58,8 @@ class DevOptions:
     store: str | None = None
     #: ``(NAME, URL)``: MCP servers the gateway fronts at ``/mcp/NAME``.
     upstreams: tuple[tuple[str, str], ...] = ()
+    #: Both deployables' log level; the stand-in's own logging is not theirs and stays as it is.
+    log_level: str = "INFO"
 
 
 class OneOrigin:
@@ -118,7 +122,10 @@ def stack_environment(
     fronted = {f"{mcp_url}/{name}": (name, url) for name, url in options.upstreams}
     pool = standin.seed(
         pool_name="authproxy-dev",
-        resources=[(mcp_url, SCOPES), *((resource, SCOPES) for resource in fronted)],
+        resources=[
+            (mcp_url, SCOPE_DESCRIPTIONS),
+            *((resource, UPSTREAM_SCOPES) for resource in fronted),
+        ],
         users=[(options.demo_user, password, ["admins"])],
     )
     gateway_secret = secrets.token_urlsafe(32)
@@ -145,7 +152,7 @@ def stack_environment(
             [
                 {
                     "resource": mcp_url,
-                    "scopes": list(SCOPES),
+                    "scopes": SCOPE_DESCRIPTIONS,
                     "default_scopes": ["read"],
                     "name": "authproxy dev MCP server",
                 },
@@ -153,7 +160,7 @@ def stack_environment(
                     {
                         "resource": resource,
                         "upstream": url,
-                        "scopes": list(SCOPES),
+                        "scopes": list(UPSTREAM_SCOPES),
                         "default_scopes": ["read"],
                         "name": f"{name} (through the gateway)",
                     }
@@ -166,6 +173,9 @@ def stack_environment(
         "AUTHPROXY_RESOURCE_BINDING": "true" if options.resource_binding else "false",
         "AUTHPROXY_TRUSTED_REDIRECT_HOSTS": options.trusted_redirect_hosts,
         "MCP_SESSION_SECRET": secrets.token_urlsafe(32),
+        "AUTHPROXY_LOG_LEVEL": options.log_level,
+        "MCP_LOG_LEVEL": options.log_level,
+        "GATEWAY_LOG_LEVEL": options.log_level,
         "MCP_ALLOWED_HOSTS": f"{options.host}:{port},localhost:{port}",
         # The stack's own origin and MCP Inspector's web UI, which calls the server from its page.
         "MCP_ALLOWED_ORIGINS": ",".join([origin, f"http://localhost:{port}", *INSPECTOR_ORIGINS]),

@@ -13,7 +13,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -210,14 +210,16 @@ class CognitoStandIn:
         self,
         pool_name: str = "authproxy-dev",
         domain_prefix: str | None = None,
-        resources: Iterable[tuple[str, Sequence[str]]] = (),
+        resources: Iterable[tuple[str, Sequence[str] | Mapping[str, str]]] = (),
         users: Iterable[tuple[str, str, Sequence[str]]] = (),
     ) -> SeededPool:
         """Create a pool with a domain, resource servers and users, through the admin API.
 
-        ``resources`` are (identifier, scope names); ``users`` are (username, password, groups),
-        each confirmed with a permanent password and the email ``<username>@example.com``
-        (verified). The pool's password policy asks only for 8 characters.
+        ``resources`` are (identifier, scopes): the scopes are names, or names mapped to the
+        ScopeDescription each carries (a bare name describes itself). ``users`` are (username,
+        password, groups), each confirmed with a permanent password and the email
+        ``<username>@example.com`` (verified). The pool's password policy asks only for 8
+        characters.
         """
         idp = self.cognito_idp()
         pool_id = idp.create_user_pool(
@@ -235,11 +237,12 @@ class CognitoStandIn:
         prefix = domain_prefix or f"{pool_name}-{secrets.token_hex(4)}"
         idp.create_user_pool_domain(UserPoolId=pool_id, Domain=prefix)
         for identifier, scopes in resources:
+            described = scopes if isinstance(scopes, Mapping) else {name: name for name in scopes}
             idp.create_resource_server(
                 UserPoolId=pool_id,
                 Identifier=identifier,
                 Name=identifier,
-                Scopes=[{"ScopeName": name, "ScopeDescription": name} for name in scopes],
+                Scopes=[{"ScopeName": n, "ScopeDescription": d} for n, d in described.items()],
             )
         groups: set[str] = set()
         for username, password, user_groups in users:

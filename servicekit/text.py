@@ -1,0 +1,43 @@
+"""Well-formed text: what both deployables accept in any string a request carries.
+
+JSON texts are UTF-8 (RFC 8259 §8.1), but a JSON string may still escape a lone UTF-16 surrogate
+(``"\\ud800"``), which RFC 8259 §8.2 leaves with unpredictable behaviour: Python decodes it, and
+the value then cannot be encoded again, so a stored registration or a logged field holding one
+fails later, far from the request that brought it. NUL is refused too: no OAuth or MCP value
+needs it, and C-string consumers (Cognito, SQLite's text functions) truncate at it.
+"""
+
+from __future__ import annotations
+
+PROBLEM = "strings must be well-formed Unicode without NUL"
+
+
+def well_formed(text: str) -> bool:
+    """Whether ``text`` is a sequence of Unicode scalar values (no lone surrogate) without NUL."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")  # strict: a surrogate code point cannot be encoded
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def json_well_formed(value: object) -> bool:
+    """Whether every string in a decoded JSON value, member names included, is well formed.
+
+    Walks with an explicit stack: a value as deep as ``json.loads`` allows must not exhaust the
+    recursion limit here.
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if not well_formed(item):
+                return False
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return True
