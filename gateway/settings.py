@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from servicekit import env as config
 from servicekit.env import SCOPE_NAME, UPSTREAM_NAME, SettingsError, origin_of
+from servicekit.keys import key_ring
 
 __all__ = ["Settings", "SettingsError", "Upstream"]
 
@@ -186,7 +187,10 @@ def _secret(env: Mapping[str, str]) -> str:
     if not secret and not arn:
         raise SettingsError("GATEWAY_SECRET", "set it (or GATEWAY_SECRET_ARN) to a random key")
     if not secret:
-        return config.read_secret(arn, "GATEWAY_SECRET_ARN", min_length=MIN_SECRET_LENGTH)
+        # Read once at start: the identity keys upstreams hold derive from it (rotating it means
+        # handing them new keys), so the gateway does not take up a new one on its own.
+        ring = key_ring((), arn, variable="GATEWAY_SECRET_ARN", min_length=MIN_SECRET_LENGTH)
+        return ring.current
     if len(secret) < MIN_SECRET_LENGTH:
         raise SettingsError("GATEWAY_SECRET", f"must be at least {MIN_SECRET_LENGTH} characters")
     return secret

@@ -576,7 +576,7 @@ def test_resource_server_identifier_is_the_mcp_url(template: dict[str, Any]) -> 
 def test_scopes_are_described_in_the_same_words_on_the_consent_page_and_in_cognito(
     deployed: dict[str, Any],
 ) -> None:
-    (server,) = resources_of(deployed, "AWS::Cognito::UserPoolResourceServer").values()
+    server = deployed["Resources"]["McpResourceServer"]
     in_cognito = {s["ScopeName"]: s["ScopeDescription"] for s in server["Properties"]["Scopes"]}
     environment = function_environment(
         Deployment(deployed, NEW_POOL, physical_ids(deployed)), "AuthProxyFunction"
