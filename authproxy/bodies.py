@@ -17,6 +17,7 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
 from servicekit import text
+from servicekit.bodies import BodyTooLarge, read_bounded
 
 
 class BadBody(ValueError):
@@ -25,14 +26,10 @@ class BadBody(ValueError):
 
 async def read(request: Request, limit: int) -> bytes:
     """The whole body, refused as soon as it passes ``limit`` bytes (nothing larger is held)."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BadBody(f"the request body is larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        return await read_bounded(request.stream(), limit)
+    except BodyTooLarge as exc:
+        raise BadBody(str(exc)) from None
 
 
 def json_value(raw: bytes) -> object:

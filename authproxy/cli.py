@@ -7,38 +7,29 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from servicekit.env import UPSTREAM_NAME
 
 from .cognito_admin import CognitoAdminError
 from .manage import SETTLING
 from .settings import SettingsError
 from .store import StoreUnavailable
 
-
-@contextlib.contextmanager
-def stopped_by_signals() -> Iterator[None]:
-    """uvicorn shuts down gracefully on SIGINT and SIGTERM, then raises the signal again; these
-    handlers turn that into a normal exit, so cleanup runs and the exit status is 0."""
-
-    def stop(signum: int, frame: object) -> None:
-        raise SystemExit(0)
-
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+# The local stack lives in the repository, not in the wheel: ``authproxy dev`` runs from a checkout.
+LOCAL_STACK = Path(__file__).resolve().parents[1] / "infra" / "local"
 
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
+
+    from servicekit.serving import stopped_by_signals
 
     from .app import create_app
     from .settings import Settings
@@ -51,11 +42,14 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _dev(args: argparse.Namespace) -> int:
+    if (LOCAL_STACK / "devstack").is_dir() and str(LOCAL_STACK) not in sys.path:
+        sys.path.append(str(LOCAL_STACK))
     try:
         from devstack.stack import DevOptions, run
-    except ImportError as exc:  # the local stack is a development extra
+    except ImportError as exc:  # the local stack is in the checkout, with the development extra
         print(
-            f"authproxy dev needs the development install: pip install -e '.[dev]' ({exc})",
+            "authproxy dev runs from a checkout of the repository with the development install: "
+            f"pip install -e '.[dev]' ({exc})",
             file=sys.stderr,
         )
         return 2
@@ -71,11 +65,23 @@ def _dev(args: argparse.Namespace) -> int:
             resource_binding=args.resource_binding,
             trusted_redirect_hosts=args.trusted_redirect_hosts,
             store=args.store,
+            upstreams=tuple(args.upstream),
             log_level=args.log_level.upper(),
             step_up=args.step_up,
         )
     )
     return 0
+
+
+def _upstream(value: str) -> tuple[str, str]:
+    """``NAME=URL`` of ``dev --upstream``: a path segment and an absolute http(s) URL."""
+    name, sep, url = value.partition("=")
+    parts = urlsplit(url)
+    if not sep or not UPSTREAM_NAME.match(name):
+        raise argparse.ArgumentTypeError(f"{value!r}: NAME is letters, digits, '-' and '_'")
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise argparse.ArgumentTypeError(f"{value!r}: URL must be an absolute http(s) URL")
+    return name, url
 
 
 def _log_file(args: argparse.Namespace) -> None:
@@ -278,11 +284,20 @@ def parser() -> argparse.ArgumentParser:
     dev.add_argument("--trusted-redirect-hosts", default="", metavar="HOSTS")
     dev.add_argument("--store", metavar="PATH", help="SQLite file (default: a new temporary one)")
     dev.add_argument(
+        "--upstream",
+        action="append",
+        default=[],
+        type=_upstream,
+        metavar="NAME=URL",
+        help="an MCP server (Streamable HTTP) to protect at /mcp/NAME through the gateway; "
+        "repeatable",
+    )
+    dev.add_argument(
         "--log-level",
         choices=["debug", "info", "warning", "error"],
         default="info",
         type=str.lower,
-        help="both deployables' log level (AUTHPROXY_LOG_LEVEL, MCP_LOG_LEVEL)",
+        help="every deployable's log level (AUTHPROXY_, MCP_, GATEWAY_LOG_LEVEL)",
     )
     dev.add_argument(
         "--step-up",

@@ -15,9 +15,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from resourcekit.metadata import protected_resource_metadata
+
 from .client_metadata import GRANT_TYPES
 from .resources import scopes_supported
-from .settings import ProtectedResource, Settings
+from .settings import Settings
 from .state import app_state
 
 CACHE = {"Cache-Control": "public, max-age=300"}
@@ -43,17 +45,6 @@ def authorization_server_metadata(settings: Settings) -> dict[str, Any]:
         "client_id_metadata_document_supported": settings.cimd,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
-    }
-
-
-def protected_resource_metadata(settings: Settings, resource: ProtectedResource) -> dict[str, Any]:
-    """RFC 9728 §2 for a resource whose server cannot publish its own."""
-    return {
-        "resource": resource.uri,
-        "authorization_servers": [settings.issuer],
-        "scopes_supported": list(resource.cognito_scopes),
-        "bearer_methods_supported": ["header"],
-        "resource_name": resource.name,
     }
 
 
@@ -83,7 +74,11 @@ def routes(settings: Settings) -> list[Route]:
         suffix = urlsplit(resource.uri).path.rstrip("/")
         prm.setdefault(f"/.well-known/oauth-protected-resource{suffix}", resource)
     for path, resource in prm.items():
-        document = protected_resource_metadata(settings, resource)
+        # RFC 9728 §2 for a resource whose server cannot publish its own: the same document
+        # the resource servers build.
+        document = protected_resource_metadata(
+            resource.uri, [settings.issuer], resource.cognito_scopes, resource.name
+        )
 
         async def _prm(request: Request, document: dict[str, Any] = document) -> Response:
             return JSONResponse(document, headers=CACHE)

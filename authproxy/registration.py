@@ -11,6 +11,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from servicekit.bearer import bearer_token
+
 from . import bodies, flight
 from .client_metadata import invalid_metadata, validate_client_metadata
 from .clients import IssuedRegistration, matches
@@ -63,17 +65,13 @@ async def register(request: Request) -> Response:
     )
 
 
-def _bearer(request: Request) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
 async def manage(request: Request) -> Response:
     """RFC 7592 §2: read, update or delete a registration with its registration access token."""
     state = app_state(request)
     client_id = request.path_params["client_id"]
+    token = bearer_token(request.headers.get("authorization"))
     registration = await run_in_threadpool(
-        state.registrar.authenticate_management, client_id, _bearer(request)
+        state.registrar.authenticate_management, client_id, token
     )
     if request.method == "DELETE":
         await run_in_threadpool(state.registrar.delete, registration)

@@ -216,7 +216,9 @@ def _hosts(env: Mapping[str, str], name: str) -> frozenset[str]:
     return frozenset(host.lower() for host in config.items(env, name))
 
 
-RESOURCE_KEYS = ("resource", "name", "scopes", "default_scopes")
+# ``upstream`` and ``tool_scopes`` make an entry a route of the gateway, which reads this same list
+# (design D12); the façade fronts such a resource like any other.
+RESOURCE_KEYS = ("resource", "name", "scopes", "default_scopes", "upstream", "tool_scopes")
 # Cognito's limit on a resource server's ScopeDescription, which carries the same words.
 MAX_SCOPE_DESCRIPTION = 256
 # Words for scopes configured without a description; they cannot name a particular server's tools.

@@ -47,7 +47,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 # The project root before tests/, so tests/mcpserver (a namespace directory) cannot shadow the
 # mcpserver package, as in pytest's configuration.
-sys.path += [str(ROOT), str(ROOT / "tests"), str(ROOT / "scripts")]
+# infra/local: the local stand-in runs from the checkout (it is not installed).
+sys.path += [str(ROOT), str(ROOT / "tests"), str(ROOT / "scripts"), str(ROOT / "infra" / "local")]
 
 import facade  # noqa: E402
 import httpx  # noqa: E402

@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 from load import serving
 
-from devstack.stack import FAKE_AWS, SCOPES
+from devstack.stack import FAKE_AWS
 from support.oauth import obtain_code, token_request
 from support.serving import free_port
 from support.stack import Stack
@@ -52,6 +52,8 @@ def standin(resource: str) -> Iterator[dict[str, str]]:
     """The Cognito stand-in in its own process, seeded for ``resource``; yields its variables."""
     process = subprocess.Popen(
         [sys.executable, "-m", "devstack.cognito", "--resource", resource],
+        # The stand-in runs from the checkout (it is not installed): ``-m`` finds it from here.
+        cwd=Path(__file__).resolve().parents[1] / "infra" / "local",
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -84,7 +86,7 @@ def facade_stack() -> Iterator[Stack]:
             "AUTHPROXY_STORE": f"sqlite:///{Path(scratch) / 'authproxy.db'}",
             "AUTHPROXY_SECRET_KEY": secrets.token_urlsafe(32),
             "AUTHPROXY_RESOURCES": json.dumps(
-                [{"resource": mcp_url, "scopes": list(SCOPES), "default_scopes": ["read"]}]
+                [{"resource": mcp_url, "scopes": ["read", "write"], "default_scopes": ["read"]}]
             ),
             "AUTHPROXY_LOG_LEVEL": "WARNING",
         }

@@ -22,19 +22,20 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 from starlette.types import Scope
 
-from mcpserver.auth import BearerAuthMiddleware, CognitoTokenVerifier
-from mcpserver.jwks import KeySource, RemoteJWKS, StaticJWKS
-from mcpserver.metadata import (
+from mcpserver.server import DESTRUCTIVE_TOOLS, build_server
+from mcpserver.sessions import SessionBindingMiddleware, SessionIds
+from mcpserver.settings import Settings
+from mcpserver.transport import StatelessTransport
+from resourcekit.jwks import KeySource, RemoteJWKS, StaticJWKS
+from resourcekit.metadata import (
     WELL_KNOWN,
     metadata_endpoint,
     metadata_path,
     metadata_url,
     protected_resource_metadata,
 )
-from mcpserver.server import DESTRUCTIVE_TOOLS, build_server
-from mcpserver.sessions import SessionBindingMiddleware, SessionIds
-from mcpserver.settings import Settings
-from mcpserver.transport import StatelessTransport
+from resourcekit.middleware import CORS_REQUEST_HEADERS, BearerAuthMiddleware
+from resourcekit.verifier import CognitoTokenVerifier
 from servicekit import logs
 
 
@@ -43,17 +44,6 @@ def key_source(settings: Settings) -> KeySource:
     if settings.jwks_file:
         return StaticJWKS.from_file(settings.jwks_file)
     return RemoteJWKS(settings.jwks_url)
-
-
-CORS_REQUEST_HEADERS = (
-    "authorization",
-    "content-type",
-    "last-event-id",
-    "mcp-method",
-    "mcp-name",
-    "mcp-protocol-version",
-    "mcp-session-id",
-)
 
 
 def subject_of(scope: Scope) -> dict[str, Any]:
@@ -65,6 +55,7 @@ def subject_of(scope: Scope) -> dict[str, Any]:
 def create_app(settings: Settings) -> Starlette:
     """Build the MCP resource server for ``settings``."""
     logs.configure("mcpserver", settings.log_level)
+    logs.configure("resourcekit", settings.log_level)
     verifier = CognitoTokenVerifier(
         issuer=settings.cognito_issuer,
         resource=settings.mcp_url,

@@ -1,76 +1,18 @@
-"""Looking inside a POSTed JSON-RPC body (JSON-RPC 2.0 §4, §6) without consuming it.
+"""JSON-RPC envelope checks of the MCP server (JSON-RPC 2.0 §4, §5), before the SDK sees a body.
 
-Authorization and session binding need to know which method a POST calls (``tools/call`` of
-which tool, ``initialize`` or not) before the MCP SDK sees the request. These helpers read the
-body once, hand it back to the next ASGI app unchanged, and never interpret more than the
-``method`` and ``params.name`` members. :func:`send_json` answers a request these layers refuse.
+The helpers that read a body without consuming it, shared with the gateway, are in
+:mod:`resourcekit.jsonrpc`.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
 
-from starlette.types import Message, Receive, Send
+from starlette.types import Send
 
+from resourcekit.jsonrpc import send_json
 from servicekit import text
-
-
-class BodyTooLarge(Exception):
-    """The request body exceeds the configured limit."""
-
-
-async def read_body(receive: Receive, limit: int) -> bytes:
-    """Read the whole ASGI request body, refusing more than ``limit`` bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(f"request body exceeds {limit} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def replay(body: bytes, receive: Receive) -> Receive:
-    """A ``receive`` that yields ``body`` once, then defers to the original (for disconnects)."""
-    sent = False
-
-    async def replayed() -> Message:
-        nonlocal sent
-        if sent:
-            return await receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replayed
-
-
-async def buffer_body(receive: Receive, send: Send, limit: int) -> tuple[bytes, Receive] | None:
-    """The body and a ``receive`` that replays it; None once a too-large body was answered 413."""
-    try:
-        body = await read_body(receive, limit)
-    except BodyTooLarge:
-        await send_json(send, 413, {"error": "request body too large"})
-        return None
-    return body, replay(body, receive)
-
-
-def requests_in(body: bytes) -> list[Mapping[str, Any]]:
-    """The request and notification objects of a single message or a batch; ``[]`` if not JSON."""
-    try:
-        decoded = json.loads(body)
-    except (ValueError, RecursionError):
-        return []
-    messages = decoded if isinstance(decoded, list) else [decoded]
-    return [m for m in messages if isinstance(m, Mapping) and isinstance(m.get("method"), str)]
 
 
 def envelope_problem(body: bytes) -> str | None:
@@ -106,33 +48,3 @@ async def send_rpc_error(send: Send, code: int, message: str) -> None:
     await send_json(
         send, 400, {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}
     )
-
-
-def called_tools(messages: list[Mapping[str, Any]]) -> list[str]:
-    """Names of the tools that ``tools/call`` requests among ``messages`` call."""
-    names = []
-    for message in messages:
-        params = message.get("params")
-        if message["method"] == "tools/call" and isinstance(params, Mapping):
-            name = params.get("name")
-            if isinstance(name, str):
-                names.append(name)
-    return names
-
-
-async def send_json(
-    send: Send, status: int, body: Any, headers: Mapping[str, str] | None = None
-) -> None:
-    """Answer with a JSON document; responses about credentials are never cached."""
-    payload = json.dumps(body).encode()
-    raw_headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(payload)).encode()),
-        (b"cache-control", b"no-store"),
-        *(
-            (name.encode("latin-1"), value.encode("latin-1"))
-            for name, value in (headers or {}).items()
-        ),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
-    await send({"type": "http.response.body", "body": payload})

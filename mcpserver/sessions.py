@@ -22,7 +22,7 @@ from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mcpserver.jsonrpc import buffer_body, requests_in, send_json
+from resourcekit.jsonrpc import buffer_body, requests_in, send_json
 from servicekit.keys import KeyRing, as_ring
 
 logger = logging.getLogger(__name__)
@@ -96,8 +96,8 @@ class RotatingRequestStateCodec:
 class SessionBindingMiddleware:
     """Assigns a session id to ``initialize`` and refuses ids not issued to the caller.
 
-    Runs behind :class:`~mcpserver.auth.BearerAuthMiddleware`: the subject comes from the verified
-    token in ``scope["user"]``.
+    Runs behind :class:`~resourcekit.middleware.BearerAuthMiddleware`: the subject comes from the
+    verified token in ``scope["user"]``.
     """
 
     def __init__(

@@ -24,13 +24,8 @@ from mcp.types import INVALID_REQUEST
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
-from mcpserver.jsonrpc import (
-    buffer_body,
-    envelope_problem,
-    requests_in,
-    send_json,
-    send_rpc_error,
-)
+from mcpserver.jsonrpc import envelope_problem, send_rpc_error
+from resourcekit.jsonrpc import buffer_body, requests_in, send_json
 
 
 def wants_progress(messages: list[Mapping[str, Any]]) -> bool:

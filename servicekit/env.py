@@ -12,6 +12,8 @@ COGNITO_ISSUER_HOST = re.compile(
 )
 # Cognito scope names: no '/', '"' or '\' (resource-server scope name rules).
 SCOPE_NAME = re.compile(r"^[\x21\x23-\x2E\x30-\x5B\x5D-\x7E]{1,256}$")
+# A path segment naming an upstream behind the gateway (``/mcp/<name>``, ``--upstream NAME=URL``).
+UPSTREAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
+
+# The stand-in is not installed (it is not in the wheel): it runs from the checkout.
+LOCAL = Path(__file__).resolve().parents[2] / "infra" / "local"
 
 
 def test_entry_point_prints_variables_serves_and_stops():
     command = [sys.executable, "-m", "devstack.cognito", "--password", "demo-password"]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+    env = {**os.environ, "PYTHONPATH": str(LOCAL)}
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as process:
         try:
             assert process.stdout is not None
             lines = [process.stdout.readline().strip() for _ in range(8)]

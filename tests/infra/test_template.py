@@ -20,10 +20,12 @@ from moto import mock_aws
 
 from authproxy import settings as authproxy_settings
 from authproxy.store import dynamodb
+from gateway import settings as gateway_settings
 from mcpserver import settings as mcpserver_settings
 from mcpserver.server import SCOPE_DESCRIPTIONS
 from support import sam_template
 from support.sam_template import (
+    ACCOUNT,
     DOMAIN,
     EXISTING_POOL,
     FACADE_PATHS,
@@ -36,7 +38,9 @@ from support.sam_template import (
     function_environment,
 )
 
-UNROUTED_PATHS = ("/", "/admin", "/mcp/other", "/.well-known/security.txt", "/tokens")
+UNROUTED_PATHS = ("/", "/admin", "/mcpx", "/.well-known/security.txt", "/tokens")
+# The gateway's paths (design D12), served only when the stack deploys it.
+GATEWAY_PATHS = ("/mcp/notes", "/.well-known/oauth-protected-resource/mcp/notes")
 
 # Actions AWS authorizes only with Resource "*" (no resource-level permissions).
 UNSCOPABLE_ACTIONS = frozenset({"ec2:DescribeInstances", "ec2:DescribeRegions"})
@@ -133,7 +137,16 @@ def test_sam_transform_leaves_plain_cloudformation(deployed: dict[str, Any]) -> 
 
 
 def function_behind(deployed: Mapping[str, Any], target_group: str) -> str:
-    """Follow target group → alias → function to the function's logical id."""
+    """Follow target group → alias → function to the function's logical id; for the gateway's
+    ``ip`` target group, the ECS service that registers its tasks there."""
+    if deployed["Resources"][target_group]["Properties"]["TargetType"] == "ip":
+        (service,) = [
+            name
+            for name, service in resources_of(deployed, "AWS::ECS::Service").items()
+            for balancer in service["Properties"]["LoadBalancers"]
+            if balancer["TargetGroupArn"] == {"Ref": target_group}
+        ]
+        return service
     (target,) = deployed["Resources"][target_group]["Properties"]["Targets"]
     alias = deployed["Resources"][target["Id"]["Ref"]]
     assert alias["Type"] == "AWS::Lambda::Alias", "targets must be the SnapStart alias"
@@ -205,8 +218,13 @@ def test_https_is_the_only_served_protocol(deployed: dict[str, Any]) -> None:
         assert rule["Properties"]["ListenerArn"] == {"Ref": "HttpsListener"}
 
 
+def lambda_target_groups(template: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    groups = resources_of(template, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    return {k: v for k, v in groups.items() if v["Properties"]["TargetType"] == "lambda"}
+
+
 def test_target_groups_pass_repeated_headers(deployed: dict[str, Any]) -> None:
-    for group in resources_of(deployed, "AWS::ElasticLoadBalancingV2::TargetGroup").values():
+    for group in lambda_target_groups(deployed).values():
         attributes = {a["Key"]: a["Value"] for a in group["Properties"]["TargetGroupAttributes"]}
         assert attributes["lambda.multi_value_headers.enabled"] == "true"
 
@@ -407,7 +425,7 @@ def test_cognito_domain_follows_the_pool_choice(deployed: dict[str, Any]) -> Non
 
 
 def test_resource_server_identifier_is_the_mcp_url(template: dict[str, Any]) -> None:
-    (server,) = resources_of(template, "AWS::Cognito::UserPoolResourceServer").values()
+    server = template["Resources"]["McpResourceServer"]
     assert server["Properties"]["Identifier"] == {"Fn::Sub": "https://${DomainName}/mcp"}
     names = [scope["ScopeName"] for scope in server["Properties"]["Scopes"]]
     assert names == ["read", "write"]
@@ -417,7 +435,7 @@ def test_resource_server_identifier_is_the_mcp_url(template: dict[str, Any]) -> 
 def test_scopes_are_described_in_the_same_words_on_the_consent_page_and_in_cognito(
     deployed: dict[str, Any],
 ) -> None:
-    (server,) = resources_of(deployed, "AWS::Cognito::UserPoolResourceServer").values()
+    server = deployed["Resources"]["McpResourceServer"]
     in_cognito = {s["ScopeName"]: s["ScopeDescription"] for s in server["Properties"]["Scopes"]}
     environment = function_environment(
         Deployment(deployed, NEW_POOL, physical_ids(deployed)), "AuthProxyFunction"
@@ -485,7 +503,7 @@ def test_every_target_group_and_function_has_its_alarms(template: dict[str, Any]
 
 def test_each_target_group_may_invoke_the_alias_it_registers(template: dict[str, Any]) -> None:
     permissions = resources_of(template, "AWS::Lambda::Permission")
-    for name, group in resources_of(template, "AWS::ElasticLoadBalancingV2::TargetGroup").items():
+    for name, group in lambda_target_groups(template).items():
         (target,) = group["Properties"]["Targets"]
         depends = group.get("DependsOn", [])
         depends = [depends] if isinstance(depends, str) else depends
@@ -494,3 +512,82 @@ def test_each_target_group_may_invoke_the_alias_it_registers(template: dict[str,
         assert properties["Principal"] == "elasticloadbalancing.amazonaws.com", name
         assert properties["FunctionName"] == target["Id"], name  # the same alias, SnapStart's
         assert target["Id"]["Ref"].endswith(".Alias"), name
+
+
+# ========================================================== gateway (design D12), optional
+
+GATEWAY = {
+    **NEW_POOL,
+    "GatewayImageUri": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/gateway:1",
+    "GatewayUpstreamName": "notes",
+    "GatewayUpstreamUrl": "http://10.0.0.5:3001/mcp",
+}
+
+
+@pytest.mark.parametrize("path", GATEWAY_PATHS)
+def test_gateway_paths_reach_the_gateway_only_when_it_is_deployed(
+    deployed: dict[str, Any], path: str
+) -> None:
+    assert route(deployed, path) == "GatewayService"
+    (rule,) = [
+        r
+        for r in resources_of(deployed, "AWS::ElasticLoadBalancingV2::ListenerRule").values()
+        if r["Properties"]["Actions"][0]["TargetGroupArn"] == {"Ref": "GatewayTargetGroup"}
+    ]
+    assert rule["Condition"] == "DeployGateway"
+    assert Deployment(deployed, NEW_POOL, {}).condition("DeployGateway") is False
+    assert Deployment(deployed, GATEWAY, {}).condition("DeployGateway") is True
+
+
+def test_every_gateway_resource_exists_only_with_the_gateway(template: dict[str, Any]) -> None:
+    for name, resource in template["Resources"].items():
+        if name.startswith("Gateway") or name == "LoadBalancerToGateway":
+            assert resource.get("Condition") == "DeployGateway", name
+
+
+def test_the_gateway_reads_only_its_own_secret_and_is_reached_only_from_the_balancer(
+    deployed: dict[str, Any],
+) -> None:
+    (task_statement,) = statements(deployed, "GatewayTaskRole")
+    assert task_statement["Action"] == "secretsmanager:GetSecretValue"
+    assert task_statement["Resource"] == {"Ref": "GatewaySecret"}
+    group = deployed["Resources"]["GatewaySecurityGroup"]["Properties"]
+    (ingress,) = group["SecurityGroupIngress"]
+    assert ingress["SourceSecurityGroupId"] == {"Ref": "LoadBalancerSecurityGroup"}
+    assert "CidrIp" not in ingress
+
+
+def container_environment(deployment: Deployment) -> dict[str, str]:
+    task = deployment.template["Resources"]["GatewayTaskDefinition"]["Properties"]
+    (container,) = task["ContainerDefinitions"]
+    return {item["Name"]: deployment.value(item["Value"]) for item in container["Environment"]}
+
+
+@pytest.mark.usefixtures("aws_credentials")
+def test_gateway_environment_satisfies_its_settings_and_agrees_with_the_facade(
+    deployed: dict[str, Any],
+) -> None:
+    physical = physical_ids(deployed)
+    deployment = Deployment(deployed, GATEWAY, physical)
+    gateway = gateway_settings.Settings.from_env(container_environment(deployment))
+    facade = authproxy_settings.Settings.from_env(
+        function_environment(deployment, "AuthProxyFunction")
+    )
+    (upstream,) = gateway.upstreams
+    assert upstream.resource == f"https://{DOMAIN}/mcp/notes"
+    assert upstream.url == GATEWAY["GatewayUpstreamUrl"]
+    assert upstream.resource in {resource.uri for resource in facade.resources}
+    assert gateway.issuer == facade.issuer
+    assert gateway.cognito_issuer == facade.cognito_issuer
+    identifier = deployment.value(
+        deployed["Resources"]["GatewayResourceServer"]["Properties"]["Identifier"]
+    )
+    assert identifier == upstream.resource
+    health = deployed["Resources"]["GatewayTargetGroup"]["Properties"]["HealthCheckPath"]
+    assert deployment.value(health) == "/.well-known/oauth-protected-resource/mcp/notes"
+    # Without the gateway the façade fronts the MCP server alone.
+    alone = Deployment(deployed, NEW_POOL, physical)
+    facade_alone = authproxy_settings.Settings.from_env(
+        function_environment(alone, "AuthProxyFunction")
+    )
+    assert [resource.uri for resource in facade_alone.resources] == [f"https://{DOMAIN}/mcp"]

@@ -18,20 +18,16 @@ from mcp.server.mcpserver import MCPServer
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
-from mcpserver.auth import (
-    BearerAuthMiddleware,
-    CognitoTokenVerifier,
-    InvalidToken,
-    KeySetUnavailable,
-    is_bound_to_resource,
-)
-from mcpserver.jwks import RemoteJWKS
-from mcpserver.metadata import (
+import mcpserver.auth
+from resourcekit.jwks import KeySetUnavailable, RemoteJWKS
+from resourcekit.metadata import (
     metadata_endpoint,
     metadata_path,
     metadata_url,
     protected_resource_metadata,
 )
+from resourcekit.middleware import BearerAuthMiddleware
+from resourcekit.verifier import CognitoTokenVerifier, InvalidToken, is_bound_to_resource
 
 RESOURCE = "https://mcp.example.com/mcp"
 
@@ -354,3 +350,8 @@ async def test_the_verifier_in_the_sdks_own_wiring(
             said = await client.call_tool("say", {"text": "hi"})
     assert anonymous.status_code == 401
     assert said.structured_content == {"result": "hi"}
+
+
+def test_the_import_path_earlier_readmes_showed_still_works() -> None:
+    assert mcpserver.auth.CognitoTokenVerifier is CognitoTokenVerifier
+    assert mcpserver.auth.BearerAuthMiddleware is BearerAuthMiddleware

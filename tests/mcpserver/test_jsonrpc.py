@@ -3,7 +3,8 @@ import json
 import pytest
 from starlette.types import Message, Receive
 
-from mcpserver.jsonrpc import BodyTooLarge, called_tools, read_body, replay, requests_in
+from resourcekit.jsonrpc import called_tools, replay, requests_in
+from servicekit.bodies import BodyTooLarge, read_body
 
 
 def chunks(*parts: bytes) -> Receive:

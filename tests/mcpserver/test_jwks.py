@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from joserfc.jwk import ECKey, RSAKey
 
-from mcpserver.jwks import KeySetUnavailable, RemoteJWKS, StaticJWKS, parse_key_set
+from resourcekit.jwks import KeySetUnavailable, RemoteJWKS, StaticJWKS, parse_key_set
 
 NewKey = Callable[[str], RSAKey]
 

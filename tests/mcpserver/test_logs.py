@@ -10,7 +10,7 @@ from starlette.types import Receive, Scope, Send
 
 from mcpserver.app import subject_of
 from mcpserver.auth import BearerAuthMiddleware, CognitoTokenVerifier
-from mcpserver.jwks import RemoteJWKS
+from resourcekit.jwks import RemoteJWKS
 from servicekit.logs import JSONFormatter, RequestLogMiddleware
 
 
@@ -20,13 +20,16 @@ def log_lines() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JSONFormatter())
-    logger = logging.getLogger("mcpserver")
-    previous = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+    # The verifier's records come from the shared core, resourcekit.
+    loggers = [logging.getLogger(name) for name in ("mcpserver", "resourcekit")]
+    previous = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
     yield stream
-    logger.removeHandler(handler)
-    logger.setLevel(previous)
+    for logger, level in zip(loggers, previous, strict=True):
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 async def ok(scope: Scope, receive: Receive, send: Send) -> None:

@@ -1,6 +1,6 @@
 import pytest
 
-from mcpserver.metadata import metadata_path, metadata_url, protected_resource_metadata
+from resourcekit.metadata import metadata_path, metadata_url, protected_resource_metadata
 
 
 @pytest.mark.parametrize(

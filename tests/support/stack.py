@@ -196,13 +196,14 @@ def local_stack(
     client_quota: int = 1000,
     prepare: Callable[[CognitoStandIn], dict[str, str]] | None = None,
     facade_options: dict[str, Any] | None = None,
+    adjust: Callable[[dict[str, str]], dict[str, str]] | None = None,
     **options: Any,
 ) -> Iterator[Stack]:
     """The stack in this process; ``options`` are :class:`DevOptions` fields, ``env`` overrides
     the variables the deployables read, ``client_quota`` is the pool's app-client quota,
     ``prepare`` sets up more in the stand-in's moto before the deployables start (secrets) and
-    returns more variables; ``facade_options`` go to the façade's ``create_app``. Any request
-    answered 500 fails the test."""
+    returns more variables; ``facade_options`` go to the façade's ``create_app``; ``adjust``
+    rewrites the variables once the ports are known. Any request answered 500 fails the test."""
     dev = DevOptions(port=0, **options)
     with CognitoStandIn(
         resource_binding=dev.resource_binding,
@@ -216,6 +217,8 @@ def local_stack(
             **(env or {}),
             **(prepare(standin) if prepare else {}),
         }
+        if adjust is not None:
+            env = adjust(env)
         saved = {k: os.environ.get(k) for k in FAKE_AWS}
         os.environ.update(FAKE_AWS)
         app = StatusRecorder(build_app(env, **(facade_options or {})))

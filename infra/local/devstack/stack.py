@@ -2,8 +2,10 @@
 
 The Cognito stand-in (admin API + issuer on one port, managed login on another), and on one origin,
 ``http://127.0.0.1:<port>``, the façade and the MCP server routed by path exactly as the AWS
-front door routes them. The first thing printed is a block of ``KEY=value`` lines that both
-deployables, ``authproxy clients`` and ``authproxy check`` read from the environment.
+front door routes them; with ``--upstream NAME=URL``, the gateway too, serving each such MCP
+server at ``/mcp/NAME`` as a resource of its own. The first thing printed is a block of
+``KEY=value`` lines that the deployables, ``authproxy clients`` and ``authproxy check`` read
+from the environment.
 """
 
 from __future__ import annotations
@@ -27,14 +29,18 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
-from authproxy.cli import stopped_by_signals
 from devstack.cognito import CognitoStandIn
+from gateway.identity import upstream_key
 from mcpserver.server import SCOPE_DESCRIPTIONS
+from resourcekit.metadata import metadata_path
+from servicekit.serving import stopped_by_signals
 
 DEMO_USER = "demo"
 INSPECTOR_ORIGINS = ("http://localhost:6274", "http://127.0.0.1:6274")
 MCP_PATH = "/mcp"
 KEEP_ALIVE_SECONDS = 65
+# The scopes of an upstream behind the gateway (--upstream): every call needs read.
+UPSTREAM_SCOPES = ("read", "write")
 # moto accepts any credentials; boto3 needs some to sign with.
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 _FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -51,6 +57,8 @@ class DevOptions:
     resource_binding: bool = False
     trusted_redirect_hosts: str = ""
     store: str | None = None
+    #: ``(NAME, URL)``: MCP servers the gateway fronts at ``/mcp/NAME``.
+    upstreams: tuple[tuple[str, str], ...] = ()
     #: Both deployables' log level; the stand-in's own logging is not theirs and stays as it is.
     log_level: str = "INFO"
     #: Least privilege with step-up (``default_scopes: ["read"]``) instead of the default, one
@@ -59,30 +67,45 @@ class DevOptions:
 
 
 class OneOrigin:
-    """Routes by path as the AWS front door does: the MCP endpoint and its protected-resource
-    metadata to the MCP server, everything else to the façade. Runs both apps' lifespans."""
+    """Routes by path as the AWS front door does: the gateway's paths (exactly) to the gateway,
+    the MCP endpoint and its protected-resource metadata to the MCP server, everything else to
+    the façade. Runs every app's lifespan."""
 
-    def __init__(self, facade: Starlette, mcp: Starlette, mcp_path: str) -> None:
+    def __init__(
+        self,
+        facade: Starlette,
+        mcp: Starlette,
+        mcp_path: str,
+        gateway: Starlette | None = None,
+        gateway_paths: frozenset[str] = frozenset(),
+    ) -> None:
         self.facade = facade
         self.mcp = mcp
         self.mcp_prefixes = (mcp_path, "/.well-known/oauth-protected-resource")
+        self.gateway = gateway
+        self.gateway_paths = gateway_paths
 
     def routes_to_mcp(self, path: str) -> bool:
         return any(path == p or path.startswith(p + "/") for p in self.mcp_prefixes)
+
+    def app_for(self, path: str) -> Starlette:
+        if self.gateway is not None and path in self.gateway_paths:
+            return self.gateway
+        return self.mcp if self.routes_to_mcp(path) else self.facade
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
-        app = self.mcp if self.routes_to_mcp(scope.get("path", "")) else self.facade
-        await app(scope, receive, send)
+        await self.app_for(scope.get("path", ""))(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         async with contextlib.AsyncExitStack() as stack:
             await receive()  # lifespan.startup
             try:
-                for app in (self.facade, self.mcp):
-                    await stack.enter_async_context(app.router.lifespan_context(app))
+                for app in (self.facade, self.mcp, self.gateway):
+                    if app is not None:
+                        await stack.enter_async_context(app.router.lifespan_context(app))
             except Exception as exc:
                 await send({"type": "lifespan.startup.failed", "message": str(exc)})
                 return
@@ -98,11 +121,25 @@ def stack_environment(
     origin = f"http://{options.host}:{port}"
     mcp_url = origin + MCP_PATH
     password = options.demo_password or f"demo-{secrets.token_urlsafe(9)}"
+    # The gateway's upstreams are resources like the MCP server: each gets a Cognito resource
+    # server, an entry the façade fronts (consent names it) and a route at the gateway.
+    fronted = {f"{mcp_url}/{name}": (name, url) for name, url in options.upstreams}
     pool = standin.seed(
         pool_name="authproxy-dev",
-        resources=[(mcp_url, SCOPE_DESCRIPTIONS)],
+        resources=[
+            (mcp_url, SCOPE_DESCRIPTIONS),
+            *((resource, UPSTREAM_SCOPES) for resource in fronted),
+        ],
         users=[(options.demo_user, password, ["admins"])],
     )
+    gateway_secret = secrets.token_urlsafe(32)
+    gateway: dict[str, str] = {}
+    if fronted:
+        gateway["GATEWAY_SECRET"] = gateway_secret
+        for resource, (name, _url) in fronted.items():
+            variable = name.upper().replace("-", "_")
+            gateway[f"MCP_URL_{variable}"] = resource
+            gateway[f"GATEWAY_IDENTITY_KEY_{variable}"] = upstream_key(gateway_secret, resource)
     return {
         "ISSUER": origin,
         "MCP_URL": mcp_url,
@@ -122,15 +159,27 @@ def stack_environment(
                     "scopes": SCOPE_DESCRIPTIONS,
                     "default_scopes": list(SCOPE_DESCRIPTIONS)[: 1 if options.step_up else None],
                     "name": "authproxy dev MCP server",
-                }
+                },
+                *(
+                    {
+                        "resource": resource,
+                        "upstream": url,
+                        "scopes": list(UPSTREAM_SCOPES),
+                        "default_scopes": ["read"],
+                        "name": f"{name} (through the gateway)",
+                    }
+                    for resource, (name, url) in fronted.items()
+                ),
             ]
         ),
+        **gateway,
         "AUTHPROXY_CLIENT_POLICY": options.client_policy,
         "AUTHPROXY_RESOURCE_BINDING": "true" if options.resource_binding else "false",
         "AUTHPROXY_TRUSTED_REDIRECT_HOSTS": options.trusted_redirect_hosts,
         "MCP_SESSION_SECRET": secrets.token_urlsafe(32),
         "AUTHPROXY_LOG_LEVEL": options.log_level,
         "MCP_LOG_LEVEL": options.log_level,
+        "GATEWAY_LOG_LEVEL": options.log_level,
         "MCP_ALLOWED_HOSTS": f"{options.host}:{port},localhost:{port}",
         # The stack's own origin and MCP Inspector's web UI, which calls the server from its page.
         "MCP_ALLOWED_ORIGINS": ",".join([origin, f"http://localhost:{port}", *INSPECTOR_ORIGINS]),
@@ -192,12 +241,20 @@ def build_app(env: Mapping[str, str], **facade_options: Any) -> OneOrigin:
     ``facade_options`` go to the façade's ``create_app`` (tests only)."""
     import authproxy.app
     import authproxy.settings
+    import gateway.app
+    import gateway.settings
     import mcpserver.app
     import mcpserver.settings
 
     facade = authproxy.app.create_app(authproxy.settings.Settings.from_env(env), **facade_options)
     mcp = mcpserver.app.create_app(mcpserver.settings.Settings.from_env(env))
-    return OneOrigin(facade, mcp, MCP_PATH)
+    if "GATEWAY_SECRET" not in env:
+        return OneOrigin(facade, mcp, MCP_PATH)
+    settings = gateway.settings.Settings.from_env(env)
+    paths = {u.path for u in settings.upstreams} | {
+        metadata_path(u.resource) for u in settings.upstreams
+    }
+    return OneOrigin(facade, mcp, MCP_PATH, gateway.app.create_app(settings), frozenset(paths))
 
 
 # Variables the block shows first, in this order; the rest follow.
@@ -217,6 +274,13 @@ def banner(env: Mapping[str, str]) -> str:
     keys = [*HEADLINE, *(k for k in sorted(env) if k not in HEADLINE)]
     block = "\n".join(f"{k}={shlex.quote(env[k])}" for k in keys)
     url = env["MCP_URL"]
+    fronted = "".join(
+        f"\n  {env[key]}  (its upstream verifies identities with "
+        f"GATEWAY_IDENTITY_KEY_{key.removeprefix('MCP_URL_')})"
+        for key in sorted(env)
+        if key.startswith("MCP_URL_")
+    )
+    gateway = f"\nMCP servers behind the gateway, same sign-in:{fronted}\n" if fronted else ""
     desktop = json.dumps(
         {"mcpServers": {"authproxy-dev": {"command": "npx", "args": ["-y", "mcp-remote", url]}}}
     )
@@ -224,7 +288,7 @@ def banner(env: Mapping[str, str]) -> str:
 
 authproxy dev is running. Point an MCP client at {url}
 and sign in as {env["DEMO_USER"]} / {env["DEMO_PASSWORD"]}.
-
+{gateway}
   Claude Code:     claude mcp add --transport http authproxy-dev {url}
   mcp-remote:      npx -y mcp-remote {url}
   Claude Desktop:  {desktop}

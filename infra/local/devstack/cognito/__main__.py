@@ -1,4 +1,5 @@
-"""``python -m devstack.cognito``: a seeded Cognito stand-in on its own, for manual testing.
+"""``python -m devstack.cognito`` (run in ``infra/local``): a seeded Cognito stand-in on its own,
+for manual testing.
 
 Prints ``KEY=value`` lines (the variables the deployables read, plus the demo credentials) and
 serves until interrupted.
