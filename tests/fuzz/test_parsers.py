@@ -31,7 +31,7 @@ from authproxy.redirects import (
     check_redirect_uri,
     is_loopback,
     match_redirect_uri,
-    redirect_host,
+    redirect_destination,
 )
 from authproxy.sealing import EnvelopeError, Purpose, Sealer, SecretBox
 from authproxy.settings import Settings
@@ -123,7 +123,7 @@ def test_redirect_uri_check_raises_only_oauth_errors(uri: str, allowed: list[str
     assert scheme not in ("javascript", "data", "vbscript", "file")
     if scheme == "http":
         assert is_loopback(uri)
-    redirect_host(uri)
+    redirect_destination(uri)
     assert match_redirect_uri([uri], uri)
 
 
