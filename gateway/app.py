@@ -12,8 +12,6 @@ the one HTTP client every relay shares.
 
 from __future__ import annotations
 
-from typing import Any
-
 from mcp.types import INVALID_REQUEST
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
@@ -26,6 +24,7 @@ from gateway.forward import Forwarder, UpstreamClient, rpc_error
 from gateway.identity import upstream_key
 from gateway.sessions import BoundSessions
 from gateway.settings import Settings
+from resourcekit import access
 from resourcekit.jsonrpc import send_json
 from resourcekit.jwks import KeySource, RemoteJWKS, StaticJWKS
 from resourcekit.metadata import (
@@ -60,12 +59,6 @@ def key_source(settings: Settings) -> KeySource:
     if settings.jwks_file:
         return StaticJWKS.from_file(settings.jwks_file)
     return RemoteJWKS(settings.jwks_url)
-
-
-def subject_of(scope: Scope) -> dict[str, Any]:
-    """The authenticated subject, for the access log (set by the bearer middleware)."""
-    token = getattr(scope.get("user"), "access_token", None)
-    return {"subject": getattr(token, "subject", None)}
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -123,7 +116,9 @@ def create_app(settings: Settings) -> Starlette:
     return Starlette(
         routes=routes,
         middleware=[
-            Middleware(logs.RequestLogMiddleware, logger="gateway.access", describe=subject_of)
+            Middleware(
+                logs.RequestLogMiddleware, logger="gateway.access", describe=access.access_fields
+            )
         ],
         lifespan=http.lifespan,
     )

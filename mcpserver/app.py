@@ -13,19 +13,17 @@ does per invocation; a composing host must enter it).
 
 from __future__ import annotations
 
-from typing import Any
-
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
-from starlette.types import Scope
 
 from mcpserver.server import DESTRUCTIVE_TOOLS, build_server
 from mcpserver.sessions import SessionBindingMiddleware, SessionIds
 from mcpserver.settings import Settings
 from mcpserver.transport import StatelessTransport
+from resourcekit import access
 from resourcekit.jwks import KeySource, RemoteJWKS, StaticJWKS
 from resourcekit.metadata import (
     WELL_KNOWN,
@@ -44,12 +42,6 @@ def key_source(settings: Settings) -> KeySource:
     if settings.jwks_file:
         return StaticJWKS.from_file(settings.jwks_file)
     return RemoteJWKS(settings.jwks_url)
-
-
-def subject_of(scope: Scope) -> dict[str, Any]:
-    """The authenticated subject, for the access log (set by the bearer middleware)."""
-    token = getattr(scope.get("user"), "access_token", None)
-    return {"subject": getattr(token, "subject", None)}
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -106,7 +98,9 @@ def create_app(settings: Settings) -> Starlette:
     return Starlette(
         routes=routes,
         middleware=[
-            Middleware(logs.RequestLogMiddleware, logger="mcpserver.access", describe=subject_of)
+            Middleware(
+                logs.RequestLogMiddleware, logger="mcpserver.access", describe=access.access_fields
+            )
         ],
         lifespan=transport.lifespan,
     )

@@ -20,6 +20,8 @@ import httpx
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
+from resourcekit.access import METRICS
+
 logger = logging.getLogger(__name__)
 
 
@@ -122,6 +124,8 @@ class RemoteJWKS:
             logger.warning(
                 "JWKS fetch failed", extra={"jwks_url": self.url, "error": type(exc).__name__}
             )
+            METRICS.emit("JwksRefreshes", Outcome="failed")
             return
         logger.info("JWKS fetched", extra={"jwks_url": self.url, "kids": sorted(keys)})
+        METRICS.emit("JwksRefreshes", Outcome="fetched")
         self._keys = keys

@@ -24,6 +24,7 @@ from starlette.authentication import AuthCredentials
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from resourcekit import access
 from resourcekit.jsonrpc import buffer_body, called_tools, header_tool, requests_in, send_json
 from resourcekit.jwks import KeySetUnavailable
 from servicekit.bearer import bearer_token
@@ -94,16 +95,20 @@ class BearerAuthMiddleware:
             return
         headers = Headers(scope=scope)
         token = bearer_token(headers.get("authorization"))
+        access.note(scope, rpc_method=headers.get("mcp-method"))
         if token is None:
+            access.refused(scope, 401, "no_token")
             await self._challenge(send, 401, await self._challenge_scopes(scope, receive, headers))
             return
         try:
             access_token = await self.verifier.verify_token(token)
         except KeySetUnavailable:
             logger.error("token signing keys unavailable")
+            access.refused(scope, 503, "keys_unavailable")
             await send_json(send, 503, {"error": "temporarily_unavailable"}, {"retry-after": "30"})
             return
         if access_token is None:
+            access.refused(scope, 401, "invalid_token")
             await self._challenge(send, 401, self._needed(header_tool(headers)), "invalid_token")
             return
         tools = header_tool(headers)
@@ -112,8 +117,12 @@ class BearerAuthMiddleware:
             if buffered is None:
                 return
             body, receive = buffered
+            messages = requests_in(body)
             # The body decides too: a header naming a harmless tool must not hide the one called.
-            tools += called_tools(requests_in(body))
+            tools += called_tools(messages)
+            methods = [m for m in (message.get("method") for message in messages) if m]
+            access.note(scope, rpc_method=" ".join(map(str, methods)) or None)
+        access.note(scope, tool=" ".join(tools) or None)
         needed = self._needed(tools)
         missing = [s for s in needed if s not in access_token.scopes]
         if missing:
@@ -121,6 +130,7 @@ class BearerAuthMiddleware:
                 "insufficient scope",
                 extra={"subject": access_token.subject, "missing_scopes": missing},
             )
+            access.refused(scope, 403, "insufficient_scope")
             await self._challenge(send, 403, needed, "insufficient_scope")
             return
         scope["user"] = AuthenticatedUser(access_token)

@@ -47,18 +47,20 @@ CATALOGUE: dict[str, MetricSpec] = {
     # Calls to Cognito's /oauth2 endpoints and admin API.
     "CognitoLatency": MetricSpec("Milliseconds", ("Operation",)),
     "CognitoThrottles": MetricSpec("Count", ("Operation",)),
-    # Resource servers: refusals by status (401, 403) and reason, and key-set refreshes.
+    # Resource servers (the MCP server, the gateway): refusals by status (401, 403, 503) and
+    # reason, and key-set refreshes by outcome.
     "AuthRefusals": MetricSpec("Count", ("Status", "Reason"), service="mcpserver"),
     "JwksRefreshes": MetricSpec("Count", ("Outcome",), service="mcpserver"),
 }
 
 
 class Metrics:
-    """Writes EMF records for one deployable (``service``: its logger's name too)."""
+    """Writes EMF records for one deployable (``service``) through the JSON logs of ``package``
+    (by default the service's own; a shared library names the package its hosts configure)."""
 
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, package: str | None = None) -> None:
         self.service = service
-        self._log = logging.getLogger(f"{service}.metrics")
+        self._log = logging.getLogger(f"{package or service}.metrics")
         # Metrics are not diagnostics: they are written whatever level the deployable logs at.
         self._log.setLevel(logging.INFO)
 

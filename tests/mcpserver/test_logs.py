@@ -8,8 +8,8 @@ import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from mcpserver.app import subject_of
 from mcpserver.auth import BearerAuthMiddleware, CognitoTokenVerifier
+from resourcekit.access import access_fields
 from resourcekit.jwks import RemoteJWKS
 from servicekit.logs import JSONFormatter, RequestLogMiddleware
 
@@ -49,7 +49,7 @@ async def test_requests_are_logged_as_json_with_their_id_and_no_token(
     app = RequestLogMiddleware(
         BearerAuthMiddleware(ok, verifier, resource_metadata_url="https://x/.well-known/y"),
         logger="mcpserver.access",
-        describe=subject_of,
+        describe=access_fields,
     )
     expired = tokens.access(exp=1)
     valid = tokens.access()
@@ -73,5 +73,9 @@ async def test_requests_are_logged_as_json_with_their_id_and_no_token(
     assert [(r["status"], r["path"]) for r in access] == [(401, "/mcp"), (200, "/mcp")]
     assert access[1]["request_id"] == "req-42"
     assert access[1]["subject"] == "7f1e9c2a-0000-4000-8000-00000000d3e0"
+    # What joins the call to its sign-in (design D14), and why the other was refused.
+    assert access[1]["step"] == "mcp"
+    assert access[1]["origin_jti"]
+    assert access[0]["reason"] == "invalid_token"
     assert refusal["request_id"] == access[0]["request_id"]
     assert access[0]["request_id"]
