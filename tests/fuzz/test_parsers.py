@@ -36,9 +36,11 @@ from authproxy.redirects import (
 from authproxy.sealing import EnvelopeError, Purpose, Sealer, SecretBox
 from authproxy.settings import Settings
 from authproxy.token import client_credentials
-from mcpserver.auth import CognitoTokenVerifier, InvalidToken, _bearer_token
-from mcpserver.jsonrpc import called_tools, envelope_problem, requests_in
-from mcpserver.jwks import StaticJWKS
+from mcpserver.auth import CognitoTokenVerifier, InvalidToken
+from mcpserver.jsonrpc import envelope_problem
+from resourcekit.jsonrpc import called_tools, requests_in
+from resourcekit.jwks import StaticJWKS
+from servicekit.bearer import bearer_token
 
 FUZZ = settings(
     max_examples=300,
@@ -277,7 +279,8 @@ def test_client_authentication_headers_raise_only_oauth_errors(header: str, para
 @FUZZ
 @given(HEADER_VALUE)
 def test_bearer_headers_parse_to_a_token_or_nothing(header: str) -> None:
-    token = _bearer_token(Headers(raw=[(b"authorization", header.encode("latin-1"))]))
+    value = Headers(raw=[(b"authorization", header.encode("latin-1"))]).get("authorization")
+    token = bearer_token(value)
     assert token is None or token == token.strip() != ""
 
 
