@@ -99,24 +99,24 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
+        env = config.reading(os.environ if environ is None else environ)
         issuer = config.url(env, "ISSUER", needed=True)
         pool_id, pool_region = config.user_pool(env)
         secret_keys = config.key_list(env, "AUTHPROXY_SECRET_KEY", min_length=MIN_SECRET_LENGTH)
         secret_arn = env.get("AUTHPROXY_SECRET_ARN", "").strip() or None
         if not secret_keys and not secret_arn:
-            raise SettingsError(
-                "AUTHPROXY_SECRET_KEY", "set it (or AUTHPROXY_SECRET_ARN) to a random key"
+            config.problem(
+                env, "AUTHPROXY_SECRET_KEY", "set it (or AUTHPROXY_SECRET_ARN) to a random key"
             )
         policy = env.get("AUTHPROXY_CLIENT_POLICY", "pooled")
         if policy not in ("pooled", "dedicated"):
-            raise SettingsError("AUTHPROXY_CLIENT_POLICY", "must be 'pooled' or 'dedicated'")
+            config.problem(env, "AUTHPROXY_CLIENT_POLICY", "must be 'pooled' or 'dedicated'")
         region = config.region(env, pool_region)
         cognito_issuer = (
             config.url(env, "COGNITO_ISSUER")
             or f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
         )
-        return cls(
+        settings = cls(
             issuer=issuer,
             user_pool_id=pool_id,
             region=region,
@@ -142,6 +142,7 @@ class Settings:
             upstream_timeout=float(config.integer(env, "AUTHPROXY_UPSTREAM_TIMEOUT", 10, low=1)),
             log_level=config.log_level(env, "AUTHPROXY_LOG_LEVEL"),
         )
+        return env.valid(settings)
 
 
 @dataclass(frozen=True)
@@ -159,17 +160,19 @@ class OperatorSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> OperatorSettings:
-        env = os.environ if environ is None else environ
+        env = config.reading(os.environ if environ is None else environ)
         pool_id, pool_region = config.user_pool(env)
-        return cls(
+        settings = cls(
             user_pool_id=pool_id,
             region=config.region(env, pool_region),
             store_url=_store_url(env, None),
             cognito_endpoint=config.url(env, "COGNITO_ENDPOINT") or None,
             resources=_resources(env) if env.get("AUTHPROXY_RESOURCES", "").strip() else (),
         )
+        return env.valid(settings)
 
 
+@config.collected("")
 def _store_url(env: Mapping[str, str], default: str | None) -> str:
     url = env.get("AUTHPROXY_STORE", "").strip() or default
     if url is None:
@@ -183,6 +186,7 @@ def _hosts(env: Mapping[str, str], name: str) -> frozenset[str]:
     return frozenset(host.lower() for host in config.items(env, name))
 
 
+@config.collected(())
 def _resources(env: Mapping[str, str]) -> tuple[ProtectedResource, ...]:
     name = "AUTHPROXY_RESOURCES"
     raw = config.required(env, name)

@@ -83,12 +83,12 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Build and validate the settings; reads ``MCP_SESSION_SECRET_ARN`` if it is set (and
         the key ring reads it again every few minutes)."""
-        env = os.environ if environ is None else environ
+        env = config.reading(os.environ if environ is None else environ)
         mcp_url = config.url(env, "MCP_URL", needed=True)
         pool_id = env.get("USER_POOL_ID", "").strip()
         pool = POOL_ID.match(pool_id)
         if pool_id and not pool:
-            raise SettingsError("USER_POOL_ID", f"{pool_id!r} is not a Cognito user pool id")
+            config.problem(env, "USER_POOL_ID", f"{pool_id!r} is not a Cognito user pool id")
         cognito_issuer = config.url(env, "COGNITO_ISSUER")
         issuer_host = _COGNITO_ISSUER_HOST.match(urlsplit(cognito_issuer).netloc)
         region = (
@@ -98,16 +98,16 @@ class Settings:
             or (issuer_host["region"] if issuer_host else "")
         )
         if not region:
-            raise SettingsError("AWS_REGION", "is required when USER_POOL_ID does not name it")
+            config.problem(env, "AWS_REGION", "is required when USER_POOL_ID does not name it")
         if not cognito_issuer:
             if not pool:
-                raise SettingsError("COGNITO_ISSUER", "set it, or USER_POOL_ID to derive it")
+                config.problem(env, "COGNITO_ISSUER", "set it, or USER_POOL_ID to derive it")
             cognito_issuer = f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
         jwks_file = env.get("MCP_JWKS_FILE", "").strip() or None
         if jwks_file:
             _check_jwks_file(jwks_file)
         host = urlsplit(mcp_url).netloc
-        return cls(
+        settings = cls(
             mcp_url=mcp_url,
             issuer=config.url(env, "ISSUER", needed=True),
             cognito_issuer=cognito_issuer,
@@ -123,8 +123,10 @@ class Settings:
             bedrock_log_group=_bedrock_log_group(env),
             log_level=config.log_level(env, "MCP_LOG_LEVEL"),
         )
+        return env.valid(settings)
 
 
+@config.collected(("read", "write"))
 def _scopes(env: Mapping[str, str]) -> tuple[str, ...]:
     raw = env.get("MCP_SCOPES", "").strip() or "read,write"
     names = tuple(dict.fromkeys(name.strip() for name in raw.split(",") if name.strip()))
@@ -138,6 +140,7 @@ def _scopes(env: Mapping[str, str]) -> tuple[str, ...]:
     return names
 
 
+@config.collected(None)
 def _session_keys(env: Mapping[str, str]) -> KeyRing:
     keys = config.key_list(env, "MCP_SESSION_SECRET", min_length=MIN_SECRET_LENGTH)
     arn = env.get("MCP_SESSION_SECRET_ARN", "").strip()
@@ -148,6 +151,7 @@ def _session_keys(env: Mapping[str, str]) -> KeyRing:
     return key_ring(keys, arn, variable="MCP_SESSION_SECRET_ARN", min_length=MIN_SECRET_LENGTH)
 
 
+@config.collected(None)
 def _check_jwks_file(path: str) -> None:
     try:
         with open(path, encoding="utf-8") as handle:
@@ -158,6 +162,7 @@ def _check_jwks_file(path: str) -> None:
         raise SettingsError("MCP_JWKS_FILE", "is not a JWK Set (RFC 7517 §5)")
 
 
+@config.collected(None)
 def _bedrock_log_group(env: Mapping[str, str]) -> str | None:
     raw = env.get("MCP_BEDROCK_LOG_GROUP")
     if raw is None:
