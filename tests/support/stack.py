@@ -1,9 +1,9 @@
 """The local stack as the tests use it.
 
-``dev_stack()`` runs the real ``authproxy dev`` command in a subprocess and reads its ``KEY=value``
-block, exactly as a user would. ``local_stack()`` runs the same pieces in this process (the Cognito
-stand-in and the one-origin app on a uvicorn thread), so tests can also inject faults and move the
-stand-in's clock.
+``dev_stack()`` runs the real ``authproxy dev`` command in a subprocess and reads its
+``export KEY=value`` block, exactly as a user would. ``local_stack()`` runs the same pieces in
+this process (the Cognito stand-in and the one-origin app on a uvicorn thread), so tests can also
+inject faults and move the stand-in's clock.
 """
 
 from __future__ import annotations
@@ -86,12 +86,18 @@ class Stack:
         return {**os.environ, **self.env}
 
 
-def _parse_block(lines: list[str]) -> dict[str, str]:
+def parse_block(lines: list[str]) -> dict[str, str]:
+    """The ``export KEY=value`` lines ``authproxy dev`` prints (or ``KEY=value`` lines, as
+    ``--env-file`` writes them), unquoted as the shell would."""
     env: dict[str, str] = {}
     for line in lines:
         if not line.strip():
             break
-        key, sep, value = shlex.split(line)[0].partition("=")
+        words = shlex.split(line)
+        if words[0] == "export":
+            words = words[1:]
+        assert len(words) == 1, f"not one assignment: {line!r}"
+        key, sep, value = words[0].partition("=")
         assert sep, f"not a KEY=value line: {line!r}"
         env[key] = value
     return env
@@ -146,7 +152,7 @@ def _read_block(process: subprocess.Popen[str]) -> dict[str, str]:
         if not line:
             raise RuntimeError(f"authproxy dev exited with {process.wait()}: {lines}")
         if not line.strip():
-            return _parse_block(lines)
+            return parse_block(lines)
         lines.append(line.rstrip("\n"))
     raise RuntimeError("authproxy dev did not print its block in time")
 

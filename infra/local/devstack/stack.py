@@ -2,8 +2,9 @@
 
 The Cognito stand-in (admin API + issuer on one port, managed login on another), and on one origin,
 ``http://127.0.0.1:<port>``, the façade and the MCP server routed by path exactly as the AWS
-front door routes them. The first thing printed is a block of ``KEY=value`` lines that both
-deployables, ``authproxy clients`` and ``authproxy check`` read from the environment.
+front door routes them. The first thing printed is a block of ``export KEY=value`` lines that
+both deployables, ``authproxy clients`` and ``authproxy check`` read from the environment
+(``--env-file`` also writes it, as ``KEY=value`` lines for ``set -a; . PATH``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
-from authproxy.cli import stopped_by_signals
+from authproxy.cli import StartupError, listening_socket, stopped_by_signals
 from devstack.cognito import CognitoStandIn
 
 DEMO_USER = "demo"
@@ -52,6 +53,10 @@ class DevOptions:
     store: str | None = None
     #: Both deployables' log level; the stand-in's own logging is not theirs and stays as it is.
     log_level: str = "INFO"
+    #: Also write the variables here, ``KEY=value`` lines for ``set -a; . PATH``.
+    env_file: str | None = None
+    #: More browser origins the MCP server accepts (``--allowed-origin``).
+    allowed_origins: tuple[str, ...] = ()
 
 
 class OneOrigin:
@@ -129,7 +134,9 @@ def stack_environment(
         "MCP_LOG_LEVEL": options.log_level,
         "MCP_ALLOWED_HOSTS": f"{options.host}:{port},localhost:{port}",
         # The stack's own origin and MCP Inspector's web UI, which calls the server from its page.
-        "MCP_ALLOWED_ORIGINS": ",".join([origin, f"http://localhost:{port}", *INSPECTOR_ORIGINS]),
+        "MCP_ALLOWED_ORIGINS": ",".join(
+            [origin, f"http://localhost:{port}", *INSPECTOR_ORIGINS, *options.allowed_origins]
+        ),
         "DEMO_USER": options.demo_user,
         "DEMO_PASSWORD": password,
     }
@@ -208,9 +215,22 @@ HEADLINE = (
 )
 
 
-def banner(env: Mapping[str, str]) -> str:
+def assignments(env: Mapping[str, str], prefix: str = "") -> str:
+    """The variables as shell assignments, :data:`HEADLINE` first, values quoted for POSIX sh."""
     keys = [*HEADLINE, *(k for k in sorted(env) if k not in HEADLINE)]
-    block = "\n".join(f"{k}={shlex.quote(env[k])}" for k in keys)
+    return "".join(f"{prefix}{k}={shlex.quote(env[k])}\n" for k in keys)
+
+
+def write_env_file(path: str, env: Mapping[str, str]) -> None:
+    """``KEY=value`` lines for ``set -a; . PATH``; owner-only, as they hold the stack's keys."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(assignments(env))
+    os.chmod(path, 0o600)  # an existing file keeps its mode through O_CREAT
+
+
+def banner(env: Mapping[str, str]) -> str:
+    block = assignments(env, "export ").rstrip("\n")
     url = env["MCP_URL"]
     desktop = json.dumps(
         {"mcpServers": {"authproxy-dev": {"command": "npx", "args": ["-y", "mcp-remote", url]}}}
@@ -225,8 +245,9 @@ and sign in as {env["DEMO_USER"]} / {env["DEMO_PASSWORD"]}.
   Claude Desktop:  {desktop}
   MCP Inspector:   npx @modelcontextprotocol/inspector   (Transport: Streamable HTTP, URL: {url})
 
-The block above is valid shell: export it to run `authproxy clients list` or
-`authproxy check {url}` against this stack. Ctrl-C stops everything.
+Paste the block above into a shell (or `eval` it; `--env-file PATH` writes it for
+`set -a; . PATH`) to run `authproxy clients list` or `authproxy check {url}` against
+this stack. Ctrl-C stops everything.
 """
 
 
@@ -246,8 +267,10 @@ def run(options: DevOptions, out: TextIO = sys.stdout) -> None:
 
     The stand-in and the temporary store are cleaned up however the stack is stopped.
     """
+    if options.env_file and not Path(options.env_file).absolute().parent.is_dir():
+        raise StartupError(f"--env-file {options.env_file}: its directory does not exist")
     # Bound before anything is told the port (with --port 0, the kernel picks it).
-    sock = socket.create_server((options.host, options.port))
+    sock = listening_socket(options.host, options.port)
     port = sock.getsockname()[1]
     # Accepted connections inherit this; without it, keep-alive requests wait 40 ms each on
     # Nagle's algorithm meeting delayed ACKs (uvicorn does not set it on sockets it is handed).
@@ -280,6 +303,8 @@ def run(options: DevOptions, out: TextIO = sys.stdout) -> None:
             server = uvicorn.Server(config)
 
             def ready() -> None:
+                if options.env_file:
+                    write_env_file(options.env_file, env)
                 out.write(banner(env))
                 out.flush()
 
