@@ -40,6 +40,8 @@ class Stack:
     process: subprocess.Popen[str] | None = None
     #: ``dev_stack``: the file the process's stderr (every log line it writes) goes to.
     log: IO[str] | None = None
+    #: ``dev_stack``: the block exactly as printed, for a shell to ``eval``.
+    block: str = ""
 
     def __getitem__(self, key: str) -> str:
         return self.env[key]
@@ -130,7 +132,8 @@ def dev_stack(*args: str) -> Iterator[Stack]:
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         try:
-            yield Stack(env=_read_block(process), process=process, log=log)
+            block = _read_block(process)
+            yield Stack(env=parse_block(block), process=process, log=log, block="\n".join(block))
         finally:
             process.send_signal(signal.SIGTERM)
             try:
@@ -143,7 +146,7 @@ def dev_stack(*args: str) -> Iterator[Stack]:
     assert not errors, f"authproxy dev answered 500: {errors}"
 
 
-def _read_block(process: subprocess.Popen[str]) -> dict[str, str]:
+def _read_block(process: subprocess.Popen[str]) -> list[str]:
     assert process.stdout is not None
     lines: list[str] = []
     deadline = time.monotonic() + START_TIMEOUT
@@ -152,7 +155,7 @@ def _read_block(process: subprocess.Popen[str]) -> dict[str, str]:
         if not line:
             raise RuntimeError(f"authproxy dev exited with {process.wait()}: {lines}")
         if not line.strip():
-            return parse_block(lines)
+            return lines
         lines.append(line.rstrip("\n"))
     raise RuntimeError("authproxy dev did not print its block in time")
 
