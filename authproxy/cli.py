@@ -79,7 +79,9 @@ def reach_cognito(admin: CognitoAdmin) -> None:
     try:
         admin.describe_client(PROBE_CLIENT_ID)
     except CognitoAdminError as exc:
-        if exc.not_found and "client" in exc.message.lower():
+        # Cognito names what it did not find: the pool ("User pool <id> does not exist.") or
+        # the client; only the client's absence is the expected answer.
+        if exc.not_found and admin.user_pool_id not in exc.message:
             return
         raise StartupError(f"cannot reach Cognito: {_cognito_hint(exc)}") from None
 
@@ -109,8 +111,9 @@ def reach_store(store: Store) -> None:
 def startup_line(settings: Settings, origin: str) -> str:
     fronted = ", ".join(r.uri for r in settings.resources)
     return (
-        f"authproxy serving {settings.issuer} on {origin}: pool {settings.user_pool_id} "
-        f"({settings.region}), store {settings.store_url}, fronting {fronted}"
+        f"authproxy serve: listening on {origin}; issuer {settings.issuer}, pool "
+        f"{settings.user_pool_id} ({settings.region}), store {settings.store_url}, "
+        f"fronting {fronted}"
     )
 
 
@@ -521,9 +524,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     except StoreUnavailable as exc:
+        dynamodb = "dynamodb" in str(exc).lower()
         print(
-            f"authproxy: the registration store failed: {exc}; check AUTHPROXY_STORE "
-            "(for DynamoDB also the table's region and the caller's permissions)",
+            f"authproxy: the registration store failed: {exc}; check AUTHPROXY_STORE"
+            + (", the table's region and the caller's DynamoDB permissions" if dynamodb else ""),
             file=sys.stderr,
         )
         return 1

@@ -13,7 +13,7 @@ import pytest
 
 from devstack.stack import HEADLINE
 from support.mcp_http import initialize_params, open_session, result, rpc
-from support.serving import free_port
+from support.serving import bound_socket, free_port
 from support.stack import Stack, dev_stack
 
 AUTHPROXY = str(Path(sys.executable).with_name("authproxy"))
@@ -56,10 +56,20 @@ def test_serve_runs_the_facade_from_the_environment(dev: Stack) -> None:
     server = subprocess.Popen(
         [AUTHPROXY, "serve", "--port", str(port)],
         env=env,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
+        assert server.stdout is not None
+        started = server.stdout.readline()  # one line, once Cognito and the store answered
+        for part in (
+            f"http://127.0.0.1:{port}",
+            dev["USER_POOL_ID"],
+            dev["AUTHPROXY_STORE"],
+            dev.mcp_url,
+        ):
+            assert part in started, started
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -76,13 +86,95 @@ def test_serve_runs_the_facade_from_the_environment(dev: Stack) -> None:
         assert server.wait(timeout=15) == 0
 
 
-def test_serve_names_a_missing_variable() -> None:
+def test_serve_names_every_missing_variable_in_one_run() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("ISSUER", "USER_POOL_ID")}
+    env["AUTHPROXY_CLIENT_POLICY"] = "shared"
     result = subprocess.run(
         [AUTHPROXY, "serve"], env=env, capture_output=True, text=True, timeout=30
     )
     assert result.returncode == 2
-    assert "ISSUER" in result.stderr
+    assert "Traceback" not in result.stderr
+    named = [line.split(":")[0].strip() for line in result.stderr.splitlines()[1:]]
+    for variable in (
+        "ISSUER",
+        "USER_POOL_ID",
+        "AUTHPROXY_SECRET_KEY",
+        "AUTHPROXY_CLIENT_POLICY",
+        "COGNITO_DOMAIN",
+        "AUTHPROXY_RESOURCES",
+    ):
+        assert variable in named, result.stderr
+
+
+def one_line_failure(result: subprocess.CompletedProcess[str], *named: str) -> None:
+    """A start-up failure an operator can act on: one line, naming what to fix, no traceback."""
+    assert result.returncode in (1, 2), result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    for name in named:
+        assert name in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("command", ["serve", "dev"])
+def test_a_busy_port_is_one_line_naming_port(dev: Stack, command: str) -> None:
+    with bound_socket() as taken:
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = subprocess.run(
+            [AUTHPROXY, command, "--port", port],
+            env=dev.shell_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    one_line_failure(result, "--port", port)
+
+
+def serve_once(dev: Stack, **changes: str) -> subprocess.CompletedProcess[str]:
+    """`authproxy serve` with the stack's environment changed; expected not to start."""
+    env = {**dev.shell_env(), **changes}
+    env = {k: v for k, v in env.items() if v != "<unset>"}
+    return subprocess.run(
+        [AUTHPROXY, "serve", "--port", "0"], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_serve_without_aws_credentials_does_not_start(dev: Stack, tmp_path: Path) -> None:
+    """Before: it started, and the first /register answered 502."""
+    result = serve_once(
+        dev,
+        AWS_ACCESS_KEY_ID="<unset>",
+        AWS_SECRET_ACCESS_KEY="<unset>",
+        AWS_PROFILE="<unset>",
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_CONTAINER_CREDENTIALS_FULL_URI="<unset>",
+        AWS_CONTAINER_CREDENTIALS_RELATIVE_URI="<unset>",
+    )
+    one_line_failure(result, "Cognito", "credentials", "AWS_ACCESS_KEY_ID")
+
+
+def test_serve_with_an_unreachable_cognito_does_not_start(dev: Stack) -> None:
+    with bound_socket() as nothing_listens:
+        endpoint = f"http://127.0.0.1:{nothing_listens.getsockname()[1]}"
+        result = serve_once(dev, COGNITO_ENDPOINT=endpoint)
+    one_line_failure(result, "Cognito", "COGNITO_ENDPOINT")
+
+
+def test_serve_with_a_pool_that_does_not_exist_does_not_start(dev: Stack) -> None:
+    region = dev["AWS_REGION"]
+    result = serve_once(dev, USER_POOL_ID=f"{region}_doesNotExist0")
+    one_line_failure(result, "Cognito", "USER_POOL_ID")
+
+
+def test_serve_with_a_store_in_a_missing_directory_does_not_start(
+    dev: Stack, tmp_path: Path
+) -> None:
+    missing = tmp_path / "mistyped" / "authproxy.db"
+    result = serve_once(dev, AUTHPROXY_STORE=f"sqlite:///{missing}")
+    one_line_failure(result, "AUTHPROXY_STORE", "does not exist")
+    assert not missing.parent.exists()
 
 
 def test_the_tools_have_demo_data_to_show(dev: Stack, access_token: str) -> None:
