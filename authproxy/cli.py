@@ -484,7 +484,7 @@ def parser() -> argparse.ArgumentParser:
     tracing.add_argument("who", help="a registration's client_id, a flow_id or a user name")
     source = tracing.add_mutually_exclusive_group(required=True)
     source.add_argument(
-        "--log-file", metavar="PATH", help="JSON log lines (dev or serve --log-file)"
+        "--log-file", metavar="PATH", help="JSON log lines (what dev or serve wrote to stderr)"
     )
     source.add_argument(
         "--log-group",
