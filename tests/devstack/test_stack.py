@@ -192,3 +192,15 @@ def test_the_tools_have_demo_data_to_show(dev: Stack, access_token: str) -> None
     report = call("bedrock_usage_report")
     assert report["totals"]["requests"] >= 3
     assert "amazon.nova-lite-v1:0" in report["models"]
+
+
+def test_dev_refuses_an_env_file_in_a_missing_directory(tmp_path: Path) -> None:
+    target = tmp_path / "mistyped" / "dev.env"
+    result = subprocess.run(
+        [AUTHPROXY, "dev", "--port", "0", "--env-file", str(target)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    one_line_failure(result, "--env-file")
+    assert not target.parent.exists()
