@@ -2,6 +2,7 @@
 stops cleanly on Ctrl-C and SIGTERM. Also `authproxy serve` with that environment."""
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pytest
 
 from devstack.stack import HEADLINE
 from support.mcp_http import initialize_params, open_session, result, rpc
-from support.serving import bound_socket, free_port
+from support.serving import START_TIMEOUT, bound_socket, free_port
 from support.stack import Stack, dev_stack
 
 AUTHPROXY = str(Path(sys.executable).with_name("authproxy"))
@@ -62,7 +63,10 @@ def test_serve_runs_the_facade_from_the_environment(dev: Stack) -> None:
     )
     try:
         assert server.stdout is not None
-        started = server.stdout.readline()  # one line, once Cognito and the store answered
+        # One line, once Cognito and the store answered (bounded: a silent server fails here).
+        printed, _, _ = select.select([server.stdout], [], [], START_TIMEOUT)
+        assert printed, "authproxy serve printed no start-up line"
+        started = server.stdout.readline()
         for part in (
             f"http://127.0.0.1:{port}",
             dev["USER_POOL_ID"],
