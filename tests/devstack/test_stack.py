@@ -11,11 +11,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from devstack.stack import HEADLINE
+from devstack.stack import HEADLINE, assignments
 from support.mcp_http import initialize_params, open_session, result, rpc
 from support.serving import START_TIMEOUT, bound_socket, free_port
-from support.stack import Stack, dev_stack
+from support.stack import Stack, dev_stack, parse_block
 
 AUTHPROXY = str(Path(sys.executable).with_name("authproxy"))
 
@@ -208,3 +210,33 @@ def test_dev_refuses_an_env_file_in_a_missing_directory(tmp_path: Path) -> None:
     )
     one_line_failure(result, "--env-file")
     assert not target.parent.exists()
+
+
+_VALUES = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"))
+_NAMES = st.from_regex(r"T_[A-Z0-9_]{1,12}", fullmatch=True)  # none the shell uses
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.dictionaries(_NAMES, _VALUES, min_size=1, max_size=4))
+def test_the_block_is_shell_that_exports_exactly_its_values(values: dict[str, str]) -> None:
+    """Whatever a value holds (quotes, $, newlines, backslashes), bash `eval` of the printed block
+    and `set -a; .` of the env file export it unchanged, and the tests' parser agrees."""
+    for name in HEADLINE:  # the block puts these first; give it something for each
+        values.setdefault(name, "x")
+    block = assignments(values, "export ")
+    assert parse_block(block) == values
+    show = 'for n in $NAMES; do printf "%s\\0" "$(printenv "$n"; echo .)"; done'
+    env_file = assignments(values)  # what --env-file writes, sourced through a pipe here
+    for script, given_block in (
+        (f'eval "$BLOCK"; {show}', block),
+        (f'set -a; . /dev/stdin <<< "$BLOCK"; set +a; {show}', env_file),
+    ):
+        shown = subprocess.run(
+            ["bash", "-c", script],
+            env={"BLOCK": given_block, "NAMES": " ".join(values), "PATH": os.environ["PATH"]},
+            capture_output=True,
+            timeout=30,
+        )
+        assert shown.returncode == 0, shown.stderr
+        exported = [v.decode()[: -len("\n.")] for v in shown.stdout.split(b"\0")[:-1]]
+        assert exported == list(values.values())

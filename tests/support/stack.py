@@ -88,19 +88,15 @@ class Stack:
         return {**os.environ, **self.env}
 
 
-def parse_block(lines: list[str]) -> dict[str, str]:
+def parse_block(block: str) -> dict[str, str]:
     """The ``export KEY=value`` lines ``authproxy dev`` prints (or ``KEY=value`` lines, as
     ``--env-file`` writes them), unquoted as the shell would."""
     env: dict[str, str] = {}
-    for line in lines:
-        if not line.strip():
-            break
-        words = shlex.split(line)
-        if words[0] == "export":
-            words = words[1:]
-        assert len(words) == 1, f"not one assignment: {line!r}"
-        key, sep, value = words[0].partition("=")
-        assert sep, f"not a KEY=value line: {line!r}"
+    for word in shlex.split(block):
+        if word == "export":
+            continue
+        key, sep, value = word.partition("=")
+        assert sep, f"not a KEY=value assignment: {word!r}"
         env[key] = value
     return env
 
@@ -132,8 +128,8 @@ def dev_stack(*args: str) -> Iterator[Stack]:
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         try:
-            block = _read_block(process)
-            yield Stack(env=parse_block(block), process=process, log=log, block="\n".join(block))
+            block = "\n".join(_read_block(process))
+            yield Stack(env=parse_block(block), process=process, log=log, block=block)
         finally:
             process.send_signal(signal.SIGTERM)
             try:
