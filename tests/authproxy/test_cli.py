@@ -1,8 +1,10 @@
 """The `authproxy` command line against `authproxy dev`, run as an operator would: the block the
 stack printed exported into the shell, then `authproxy clients …` and `authproxy check …`."""
 
+import contextlib
 import json
 import os
+import pty
 import re
 import subprocess
 import sys
@@ -424,3 +426,29 @@ def test_store_errors_are_one_line_and_create_nothing(
     )
     one_line_failure(result, "AUTHPROXY_STORE", hint)
     assert sorted(tmp_path.rglob("*")) == before  # no empty store in a mistyped place
+
+
+def test_progress_is_shown_on_a_terminal(stack: Stack) -> None:
+    """The counter the pipe never sees still reaches an operator at a terminal."""
+    stack.register(**CLAUDE)
+    controller, terminal = pty.openpty()
+    try:
+        pruned = subprocess.run(
+            [AUTHPROXY, "clients", "prune", "--never-used-days", "0", "--min-age", "0", "--yes"],
+            env=stack.shell_env(),
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(terminal)
+    shown = b""
+    try:
+        with contextlib.suppress(OSError):  # EIO once everything written was read
+            while chunk := os.read(controller, 4096):
+                shown += chunk
+    finally:
+        os.close(controller)
+    assert pruned.returncode == 0, pruned.stdout
+    assert re.search(rb"\r  \d+/\d+", shown), shown
