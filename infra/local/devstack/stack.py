@@ -245,9 +245,9 @@ and sign in as {env["DEMO_USER"]} / {env["DEMO_PASSWORD"]}.
   Claude Desktop:  {desktop}
   MCP Inspector:   npx @modelcontextprotocol/inspector   (Transport: Streamable HTTP, URL: {url})
 
-Paste the block above into a shell (or `eval` it; `--env-file PATH` writes it for
-`set -a; . PATH`) to run `authproxy clients list` or `authproxy check {url}` against
-this stack. Ctrl-C stops everything.
+Paste the block above into another shell (or `eval` it; `--env-file PATH` writes it for
+`set -a; . PATH`) to run `authproxy clients list` or
+`authproxy check {url}` against this stack. Ctrl-C stops everything.
 """
 
 
