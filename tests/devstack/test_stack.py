@@ -240,3 +240,14 @@ def test_the_block_is_shell_that_exports_exactly_its_values(values: dict[str, st
         assert shown.returncode == 0, shown.stderr
         exported = [v.decode()[: -len("\n.")] for v in shown.stdout.split(b"\0")[:-1]]
         assert exported == list(values.values())
+
+
+def test_serve_when_cognito_answers_errors_does_not_start(dev: Stack) -> None:
+    faults = f"{dev['COGNITO_DOMAIN']}/_standin/faults"
+    fault = {"action": "DescribeUserPoolClient", "kind": "error", "count": None}
+    httpx.post(faults, json=fault).raise_for_status()
+    try:
+        result = serve_once(dev)
+    finally:
+        httpx.delete(faults).raise_for_status()
+    one_line_failure(result, "Cognito", "DescribeUserPoolClient", "InternalErrorException")
