@@ -35,8 +35,9 @@ class StartupError(Exception):
 def listening_socket(host: str, port: int) -> socket.socket:
     """A socket bound to ``host:port`` (port 0: the kernel picks one), or a one-line
     :class:`StartupError` naming ``--port`` when something else holds it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        return socket.create_server((host, port))
+        return socket.create_server((host, port), family=family)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise StartupError(
@@ -133,7 +134,9 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(settings, store=store, admin=admin)
     sock = listening_socket(args.host, args.port)
     host, port = sock.getsockname()[:2]
-    print(startup_line(settings, f"http://{host}:{port}"), flush=True)
+    print(
+        startup_line(settings, f"http://{f'[{host}]' if ':' in host else host}:{port}"), flush=True
+    )
     config = uvicorn.Config(app, log_config=None, access_log=False)
     with stopped_by_signals(), sock:
         uvicorn.Server(config).run(sockets=[sock])
