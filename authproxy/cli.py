@@ -12,32 +12,98 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from servicekit.env import UPSTREAM_NAME
+from servicekit.serving import StartupError, listening_socket, stopped_by_signals
 
 from .cognito_admin import CognitoAdminError
-from .manage import SETTLING
+from .manage import SETTLING, plural
 from .settings import SettingsError
 from .store import StoreUnavailable
 
 # The local stack lives in the repository, not in the wheel: ``authproxy dev`` runs from a checkout.
 LOCAL_STACK = Path(__file__).resolve().parents[1] / "infra" / "local"
 
+if TYPE_CHECKING:
+    from .cognito_admin import CognitoAdmin
+    from .settings import Settings
+    from .store import Store
+
+
+#: A client id no pool has: DescribeUserPoolClient of it is a cheap "can I reach the pool?".
+PROBE_CLIENT_ID = "authproxystartupcheck"
+
+
+def reach_cognito(admin: CognitoAdmin) -> None:
+    """Ask Cognito about a client that does not exist, with the one read the serving role may
+    make (DescribeUserPoolClient): ResourceNotFoundException for the client proves credentials,
+    permission, endpoint and pool; anything else is a :class:`StartupError` saying what to fix."""
+    try:
+        admin.describe_client(PROBE_CLIENT_ID)
+    except CognitoAdminError as exc:
+        # Cognito names what it did not find: the pool ("User pool <id> does not exist.") or
+        # the client; only the client's absence is the expected answer.
+        if exc.not_found and admin.user_pool_id not in exc.message:
+            return
+        raise StartupError(f"cannot reach Cognito: {_cognito_hint(exc)}") from None
+
+
+def _cognito_hint(exc: CognitoAdminError) -> str:
+    if exc.code == "NoCredentialsError":
+        return (
+            "no AWS credentials found; set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+        )
+    if exc.code in ("AccessDeniedException", "UnrecognizedClientException"):
+        return (
+            f"{exc.code}; the serving role needs cognito-idp:DescribeUserPoolClient, "
+            "CreateUserPoolClient and DeleteUserPoolClient on the pool"
+        )
+    if exc.not_found:
+        return f"{exc.message.rstrip('.')}; check USER_POOL_ID (and its region)"
+    if exc.code.endswith(("ConnectionError", "TimeoutError")):
+        return f"{exc.code} ({exc.message}); check AWS_REGION and COGNITO_ENDPOINT"
+    return f"{exc.operation} failed with {exc.code}: {exc.message}"
+
+
+def reach_store(store: Store) -> None:
+    """One read, so a missing table or a refused permission shows now, not at the first user."""
+    store.get_registration(PROBE_CLIENT_ID)
+
+
+def startup_line(settings: Settings, origin: str) -> str:
+    fronted = ", ".join(r.uri for r in settings.resources)
+    return (
+        f"authproxy serve: listening on {origin}; issuer {settings.issuer}, pool "
+        f"{settings.user_pool_id} ({settings.region}), store {settings.store_url}, "
+        f"fronting {fronted}"
+    )
+
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from servicekit.serving import stopped_by_signals
-
     from .app import create_app
+    from .cognito_admin import CognitoAdmin
     from .settings import Settings
+    from .store import open_store
 
     _log_file(args)
-    app = create_app(Settings.from_env())
-    with stopped_by_signals():
-        uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
+    settings = Settings.from_env()
+    store = open_store(settings.store_url, region=settings.store_region)
+    reach_store(store)
+    admin = CognitoAdmin(settings.user_pool_id, settings.region, settings.cognito_endpoint)
+    reach_cognito(admin)
+    app = create_app(settings, store=store, admin=admin)
+    sock = listening_socket(args.host, args.port)
+    host, port = sock.getsockname()[:2]
+    print(
+        startup_line(settings, f"http://{f'[{host}]' if ':' in host else host}:{port}"), flush=True
+    )
+    config = uvicorn.Config(app, log_config=None, access_log=False)
+    with stopped_by_signals(), sock:
+        uvicorn.Server(config).run(sockets=[sock])
     return 0
 
 
@@ -68,6 +134,8 @@ def _dev(args: argparse.Namespace) -> int:
             upstreams=tuple(args.upstream),
             log_level=args.log_level.upper(),
             step_up=args.step_up,
+            env_file=args.env_file,
+            allowed_origins=tuple(args.allowed_origin),
         )
     )
     return 0
@@ -92,14 +160,23 @@ def _log_file(args: argparse.Namespace) -> None:
         logs.also_write_to(args.log_file)
 
 
+def _cell(value: Any) -> str:
+    """A table cell; a timestamp that never was (JSON null) reads "never"."""
+    return "never" if value is None else str(value)
+
+
 def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
-    widths = {c: max([len(c), *(len(str(r[c])) for r in rows)]) for c in columns}
+    widths = {c: max([len(c), *(len(_cell(r[c])) for r in rows)]) for c in columns}
     lines = ["  ".join(c.upper().ljust(widths[c]) for c in columns)]
-    lines += ["  ".join(str(r[c]).ljust(widths[c]) for c in columns) for r in rows]
+    lines += ["  ".join(_cell(r[c]).ljust(widths[c]) for c in columns) for r in rows]
     return "\n".join(lines)
 
 
 def _progress(done: int, total: int) -> None:
+    """A counter rewritten in place on a terminal; nothing in a log or a pipe, where every
+    ``\r`` would be one more line of noise."""
+    if not sys.stderr.isatty():
+        return
     print(f"\r  {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
 
@@ -111,7 +188,7 @@ def _clients(args: argparse.Namespace) -> int:
     from .store import open_store
 
     settings = OperatorSettings.from_env()
-    store = open_store(settings.store_url, region=settings.store_region)
+    store = open_store(settings.store_url, region=settings.store_region, create=False)
     admin = CognitoAdmin(settings.user_pool_id, settings.region, settings.cognito_endpoint)
     owner = deployment_mark(settings.store_url, settings.region)
     if args.action == "list":
@@ -144,11 +221,10 @@ def _clients(args: argparse.Namespace) -> int:
         if revoked is None:
             print(f"authproxy: no registration {args.client_id!r}", file=sys.stderr)
             return 1
-        print(
-            f"revoked {revoked.client_id}"
-            + (" and retired its backing client" if args.backing else "")
-        )
-        return 0
+        print(f"revoked {revoked.registration.client_id}")
+        if revoked.backing:
+            print(revoked.backing)
+        return 1 if revoked.failed else 0
     if args.action == "prune":
         plan = manage.plan_prune(
             store,
@@ -159,7 +235,8 @@ def _clients(args: argparse.Namespace) -> int:
             settling=args.min_age,
         )
         print(
-            f"{len(plan.registrations)} registrations and {len(plan.backing)} backing clients "
+            f"{plural(len(plan.registrations), 'registration')} and "
+            f"{plural(len(plan.backing), 'backing client')} "
             + ("to delete" if args.yes else "would be deleted (dry run; --yes to delete)")
         )
         for registration in plan.registrations:
@@ -169,7 +246,7 @@ def _clients(args: argparse.Namespace) -> int:
         if not args.yes:
             return 0
         failures = manage.apply_prune(store, admin, plan, _progress)
-        print("done" if not failures else f"{failures} backing clients could not be deleted")
+        print("done" if not failures else f"{plural(failures, 'backing client')} not deleted")
         return 1 if failures else 0
     if args.action == "reconcile":
         scopes = scopes_supported(settings.resources) if settings.resources else []
@@ -184,7 +261,7 @@ def _clients(args: argparse.Namespace) -> int:
             print("drift found (dry run; --fix to repair)")
             return 1
         failures = manage.fix_drift(store, admin, owner, drift)
-        print("repaired" if not failures else f"{failures} Cognito clients could not be deleted")
+        print("repaired" if not failures else f"{plural(failures, 'Cognito client')} not deleted")
         return 1 if failures else 0
     raise AssertionError(args.action)
 
@@ -261,27 +338,40 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = root.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="serve the façade (settings from the environment)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve = commands.add_parser(
+        "serve",
+        help="serve the façade (settings from the environment); checks Cognito and the store first",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
     serve.add_argument("--log-file", metavar="PATH", help=LOG_FILE_HELP)
     serve.set_defaults(func=_serve)
 
     dev = commands.add_parser(
         "dev", help="run the whole local stack: Cognito stand-in, façade and MCP server"
     )
-    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--host", default="127.0.0.1", help="address of every listener")
     dev.add_argument("--port", type=int, default=8000, help="origin port (0: pick a free one)")
-    dev.add_argument("--demo-user", default="demo")
+    dev.add_argument("--demo-user", default="demo", help="the seeded user's name")
     dev.add_argument("--demo-password", help="default: a random one, printed")
-    dev.add_argument("--client-policy", choices=["pooled", "dedicated"], default="pooled")
+    dev.add_argument(
+        "--client-policy",
+        choices=["pooled", "dedicated"],
+        default="pooled",
+        help="AUTHPROXY_CLIENT_POLICY",
+    )
     dev.add_argument(
         "--token-ttl", type=int, metavar="SECONDS", help="lifetime of access and ID tokens"
     )
     dev.add_argument(
         "--resource-binding", action="store_true", help="emulate Cognito resource binding (aud)"
     )
-    dev.add_argument("--trusted-redirect-hosts", default="", metavar="HOSTS")
+    dev.add_argument(
+        "--trusted-redirect-hosts",
+        default="",
+        metavar="HOSTS",
+        help="AUTHPROXY_TRUSTED_REDIRECT_HOSTS",
+    )
     dev.add_argument("--store", metavar="PATH", help="SQLite file (default: a new temporary one)")
     dev.add_argument(
         "--upstream",
@@ -304,6 +394,19 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="first sign-in grants read only; write tools make the client step up (403)",
     )
+    dev.add_argument(
+        "--env-file",
+        metavar="PATH",
+        help="also write the block to PATH (mode 0600) for `set -a; . PATH`",
+    )
+    dev.add_argument(
+        "--allowed-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="another browser origin the MCP server accepts (MCP_ALLOWED_ORIGINS), e.g. "
+        "MCP Inspector on another port; repeatable",
+    )
     dev.add_argument("--log-file", metavar="PATH", help=LOG_FILE_HELP)
     dev.set_defaults(func=_dev)
 
@@ -313,7 +416,9 @@ def parser() -> argparse.ArgumentParser:
     )
     actions = clients.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="every registration")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument(
+        "--json", action="store_true", help="JSON: ISO 8601 UTC timestamps, null for never"
+    )
     # Ids issued before they were alphanumeric may start with "-": `show -- -abc…` reads them.
     client_id_help = "the registration's client_id (put -- before one that starts with -)"
     show = actions.add_parser("show", help="one registration in full")
@@ -337,7 +442,7 @@ def parser() -> argparse.ArgumentParser:
         metavar="DAYS",
         help="also delete registrations unused for this long",
     )
-    prune.add_argument("--yes", action="store_true")
+    prune.add_argument("--yes", action="store_true", help="delete (default: a dry run)")
     settling_help = "leave alone what is younger than this: it may be a registration in flight"
     prune.add_argument(
         "--min-age",
@@ -347,7 +452,7 @@ def parser() -> argparse.ArgumentParser:
         help=f"{settling_help} (default {SETTLING:g})",
     )
     reconcile = actions.add_parser("reconcile", help="compare the store with Cognito")
-    reconcile.add_argument("--fix", action="store_true")
+    reconcile.add_argument("--fix", action="store_true", help="repair what was found")
     reconcile.add_argument(
         "--min-age",
         type=float,
@@ -377,7 +482,9 @@ def parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--register", action="store_true", help="also a throw-away registration")
     check.add_argument("--token", help="also an authenticated tools/list with this access token")
-    check.add_argument("--timeout", type=float, default=10.0)
+    check.add_argument(
+        "--timeout", type=float, default=10.0, metavar="SECONDS", help="per request (default 10)"
+    )
     check.set_defaults(func=_check)
 
     tracing = commands.add_parser(
@@ -386,7 +493,7 @@ def parser() -> argparse.ArgumentParser:
     tracing.add_argument("who", help="a registration's client_id, a flow_id or a user name")
     source = tracing.add_mutually_exclusive_group(required=True)
     source.add_argument(
-        "--log-file", metavar="PATH", help="JSON log lines (dev or serve --log-file)"
+        "--log-file", metavar="PATH", help="JSON log lines (what dev or serve wrote to stderr)"
     )
     source.add_argument(
         "--log-group",
@@ -407,8 +514,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except SettingsError as exc:
-        print(f"authproxy: configuration error: {exc}", file=sys.stderr)
+        problems = exc.problems
+        if len(problems) == 1:
+            print(f"authproxy: configuration error: {exc}", file=sys.stderr)
+        else:
+            lines = "".join(f"\n  {p}" for p in problems)
+            print(f"authproxy: {len(problems)} configuration errors:{lines}", file=sys.stderr)
         return 2
+    except StartupError as exc:
+        print(f"authproxy: {exc}", file=sys.stderr)
+        return 1
     except CognitoAdminError as exc:
         print(
             f"authproxy: Cognito {exc.operation} failed ({exc.code}): {exc.message}\n"
@@ -418,9 +533,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     except StoreUnavailable as exc:
+        dynamodb = "dynamodb" in str(exc).lower()
         print(
-            f"authproxy: the registration store failed: {exc}\n"
-            "  check: AUTHPROXY_STORE, and for DynamoDB the table name, region and permissions",
+            f"authproxy: the registration store failed: {exc}; check AUTHPROXY_STORE"
+            + (", the table's region and the caller's DynamoDB permissions" if dynamodb else ""),
             file=sys.stderr,
         )
         return 1

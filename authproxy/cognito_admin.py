@@ -148,7 +148,8 @@ class CognitoAdmin:
             # An older botocore than the API (e.g. a Lambda runtime's) lacks newer parameters.
             raise CognitoAdminError(operation, "ParamValidationError", str(exc)) from None
         except BotoCoreError as exc:
-            raise CognitoAdminError(operation, "ConnectionError", str(exc)) from None
+            # The botocore name says which: NoCredentialsError, EndpointConnectionError, …
+            raise CognitoAdminError(operation, type(exc).__name__, str(exc)) from None
         finally:
             _METRICS.timed(operation, started)
 

@@ -30,9 +30,10 @@ def _no_progress(done: int, total: int) -> None:
     return None
 
 
-def iso(timestamp: int | None) -> str:
+def iso(timestamp: int | None) -> str | None:
+    """ISO 8601 in UTC for every timestamp shown; None (JSON null) for one that never was."""
     if timestamp is None:
-        return "never"
+        return None
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -80,10 +81,51 @@ def show_client(store: Store, admin: CognitoAdmin, client_id: str) -> dict[str, 
     }
 
 
+@dataclass(frozen=True)
+class Revoked:
+    """What ``clients revoke`` did: the registration, and what became of its backing client."""
+
+    registration: Registration
+    #: One sentence for the operator; None when the backing client was not asked about.
+    backing: str | None = None
+    #: The backing client was to be deleted and could not be (reconcile will report it).
+    failed: bool = False
+
+
 def revoke_client(
     store: Store, admin: CognitoAdmin, client_id: str, *, delete_backing: bool
-) -> Registration | None:
-    return revoke_registration(store, admin, client_id, delete_backing=delete_backing)
+) -> Revoked | None:
+    """Revoke a registration; with ``delete_backing``, also retire its backing client when
+    only it used one (``dedicated``). A pooled backing client serves every registration of its
+    kind, so it stays, and the result says so and why."""
+    registration = revoke_registration(store, admin, client_id, delete_backing=False)
+    if registration is None or not delete_backing:
+        return None if registration is None else Revoked(registration)
+    backing_id = registration.backing_client_id
+    backing = store.get_backing(backing_id)
+    if backing is None:
+        return Revoked(registration, f"its backing client {backing_id} was already gone")
+    if backing.policy != "dedicated":
+        others = sum(r.status == "active" for r in store.registrations_for_backing(backing_id))
+        return Revoked(
+            registration,
+            f"its backing client {backing_id} was kept: it is pooled, shared by "
+            f"{plural(others, 'other active registration')}, and deleting it would end theirs "
+            "too; the revoked registration's codes, refresh tokens and sign-ins are refused "
+            "already, and its access tokens run out on their own",
+        )
+    if retire_backing(store, admin, backing):
+        return Revoked(registration, f"its backing client {backing_id} was deleted from Cognito")
+    return Revoked(
+        registration,
+        f"its backing client {backing_id} could not be deleted; `clients reconcile` reports it",
+        failed=True,
+    )
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 registration``, ``2 registrations``: English plural agreement for counted nouns."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 @dataclass

@@ -115,21 +115,21 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
+        env = config.reading(os.environ if environ is None else environ)
         issuer = config.url(env, "ISSUER", needed=True)
         pool_id, pool_region = config.user_pool(env)
         secret_keys = config.key_list(env, "AUTHPROXY_SECRET_KEY", min_length=MIN_SECRET_LENGTH)
         secret_arn = env.get("AUTHPROXY_SECRET_ARN", "").strip() or None
         if not secret_keys and not secret_arn:
-            raise SettingsError(
-                "AUTHPROXY_SECRET_KEY", "set it (or AUTHPROXY_SECRET_ARN) to a random key"
+            config.problem(
+                env, "AUTHPROXY_SECRET_KEY", "set it (or AUTHPROXY_SECRET_ARN) to a random key"
             )
         policy = env.get("AUTHPROXY_CLIENT_POLICY", "pooled")
         if policy not in ("pooled", "dedicated"):
-            raise SettingsError("AUTHPROXY_CLIENT_POLICY", "must be 'pooled' or 'dedicated'")
+            config.problem(env, "AUTHPROXY_CLIENT_POLICY", "must be 'pooled' or 'dedicated'")
         cognito_issuer = config.cognito_issuer(env, pool_id, pool_region)
         auth_methods = _client_auth_methods(env)
-        return cls(
+        settings = cls(
             issuer=issuer,
             user_pool_id=pool_id,
             region=pool_region,
@@ -158,6 +158,7 @@ class Settings:
             upstream_timeout=float(config.integer(env, "AUTHPROXY_UPSTREAM_TIMEOUT", 10, low=1)),
             log_level=config.log_level(env, "AUTHPROXY_LOG_LEVEL"),
         )
+        return env.valid(settings)
 
 
 @dataclass(frozen=True)
@@ -178,9 +179,9 @@ class OperatorSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> OperatorSettings:
-        env = os.environ if environ is None else environ
+        env = config.reading(os.environ if environ is None else environ)
         pool_id, pool_region = config.user_pool(env)
-        return cls(
+        settings = cls(
             user_pool_id=pool_id,
             region=pool_region,
             store_region=config.region(env, pool_region),
@@ -188,8 +189,10 @@ class OperatorSettings:
             cognito_endpoint=config.url(env, "COGNITO_ENDPOINT") or None,
             resources=_resources(env) if env.get("AUTHPROXY_RESOURCES", "").strip() else (),
         )
+        return env.valid(settings)
 
 
+@config.collected(AUTH_METHODS)
 def _client_auth_methods(env: Mapping[str, str]) -> tuple[str, ...]:
     """OAuth 2.1 §2.4.1: HTTP Basic must be offered to every client issued a secret; the body
     (``client_secret_post``) and public clients (``none``) may be left out."""
@@ -203,6 +206,7 @@ def _client_auth_methods(env: Mapping[str, str]) -> tuple[str, ...]:
     return tuple(m for m in AUTH_METHODS if m in methods)
 
 
+@config.collected("")
 def _store_url(env: Mapping[str, str], default: str | None) -> str:
     url = env.get("AUTHPROXY_STORE", "").strip() or default
     if url is None:
@@ -228,6 +232,7 @@ GENERIC_SCOPE_DESCRIPTIONS = {
 }
 
 
+@config.collected(())
 def _resources(env: Mapping[str, str]) -> tuple[ProtectedResource, ...]:
     """``AUTHPROXY_RESOURCES``: a JSON list of entries, each with ``resource`` and the optional
     ``name``, ``scopes`` (a list of names, or an object from name to description) and

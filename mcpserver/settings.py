@@ -79,7 +79,7 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Build and validate the settings; reads ``MCP_SESSION_SECRET_ARN`` if it is set (and
         the key ring reads it again every few minutes)."""
-        env = os.environ if environ is None else environ
+        env = config.reading(os.environ if environ is None else environ)
         mcp_url = config.url(env, "MCP_URL", needed=True)
         # The pool id names the pool's region, which wins for the issuer and JWKS; AWS_REGION is
         # the region of the tools' AWS APIs, falling back to the pool's (or the issuer's).
@@ -89,17 +89,17 @@ class Settings:
         else:
             cognito_issuer = config.url(env, "COGNITO_ISSUER")
             if not cognito_issuer:
-                raise SettingsError("COGNITO_ISSUER", "set it, or USER_POOL_ID to derive it")
+                config.problem(env, "COGNITO_ISSUER", "set it, or USER_POOL_ID to derive it")
             issuer_host = COGNITO_ISSUER_HOST.match(urlsplit(cognito_issuer).netloc)
             pool_region = issuer_host["region"] if issuer_host else ""
         region = config.region(env, pool_region)
         if not region:
-            raise SettingsError("AWS_REGION", "is required when USER_POOL_ID does not name it")
+            config.problem(env, "AWS_REGION", "is required when USER_POOL_ID does not name it")
         jwks_file = env.get("MCP_JWKS_FILE", "").strip() or None
         if jwks_file:
             _check_jwks_file(jwks_file)
         host = urlsplit(mcp_url).netloc
-        return cls(
+        settings = cls(
             mcp_url=mcp_url,
             issuer=config.url(env, "ISSUER", needed=True),
             cognito_issuer=cognito_issuer,
@@ -115,8 +115,10 @@ class Settings:
             bedrock_log_group=_bedrock_log_group(env),
             log_level=config.log_level(env, "MCP_LOG_LEVEL"),
         )
+        return env.valid(settings)
 
 
+@config.collected(("read", "write"))
 def _scopes(env: Mapping[str, str]) -> tuple[str, ...]:
     raw = env.get("MCP_SCOPES", "").strip() or "read,write"
     names = tuple(dict.fromkeys(name.strip() for name in raw.split(",") if name.strip()))
@@ -130,6 +132,7 @@ def _scopes(env: Mapping[str, str]) -> tuple[str, ...]:
     return names
 
 
+@config.collected(None)
 def _session_keys(env: Mapping[str, str]) -> KeyRing:
     keys = config.key_list(env, "MCP_SESSION_SECRET", min_length=MIN_SECRET_LENGTH)
     arn = env.get("MCP_SESSION_SECRET_ARN", "").strip()
@@ -140,6 +143,7 @@ def _session_keys(env: Mapping[str, str]) -> KeyRing:
     return key_ring(keys, arn, variable="MCP_SESSION_SECRET_ARN", min_length=MIN_SECRET_LENGTH)
 
 
+@config.collected(None)
 def _check_jwks_file(path: str) -> None:
     try:
         with open(path, encoding="utf-8") as handle:
@@ -150,6 +154,7 @@ def _check_jwks_file(path: str) -> None:
         raise SettingsError("MCP_JWKS_FILE", "is not a JWK Set (RFC 7517 §5)")
 
 
+@config.collected(None)
 def _bedrock_log_group(env: Mapping[str, str]) -> str | None:
     raw = env.get("MCP_BEDROCK_LOG_GROUP")
     if raw is None:

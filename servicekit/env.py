@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import Concatenate, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 POOL_ID = re.compile(r"^(?P<region>[a-z]{2}(-[a-z]+)+-\d)_[0-9A-Za-z]+$")
@@ -18,13 +20,99 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class SettingsError(ValueError):
-    """A configuration variable is missing or malformed; the message starts with its name."""
+    """Configuration variables are missing or malformed: one line per problem, each starting
+    with its variable's name (:attr:`variable` is the first's)."""
 
     def __init__(self, variable: str, problem: str) -> None:
         super().__init__(f"{variable}: {problem}")
         self.variable = variable
+        self.problems: tuple[SettingsError, ...] = (self,)
+
+    @classmethod
+    def together(cls, problems: list[SettingsError]) -> SettingsError:
+        """Every problem in one error, so an operator fixes them all in one run."""
+        flat = tuple(one for problem in problems for one in problem.problems)
+        if len(flat) == 1:
+            return flat[0]
+        combined = cls(flat[0].variable, "")
+        combined.args = ("\n".join(str(p) for p in flat),)
+        combined.problems = flat
+        return combined
 
 
+T = TypeVar("T")
+P = ParamSpec("P")
+Reader = Callable[Concatenate[Mapping[str, str], P], T]
+
+
+class Reading(Mapping[str, str]):
+    """The environment as one settings object reads it: readers given a ``Reading`` record a
+    problem and return a fallback instead of raising (:func:`collected`), so
+    :meth:`valid` reports every problem at once. It also remembers every name looked up."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+        self.problems: list[SettingsError] = []
+        self.names: set[str] = set()
+        #: Inside a :func:`collected` reader, whose own reads raise to it.
+        self.inside = False
+
+    def __getitem__(self, name: str) -> str:
+        self.names.add(name)
+        return self._env[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._env)
+
+    def __len__(self) -> int:
+        return len(self._env)
+
+    def report(self, problem: SettingsError) -> None:
+        self.problems.append(problem)
+
+    def valid(self, settings: T) -> T:
+        """``settings`` if nothing was wrong; else every problem, in reading order."""
+        if self.problems:
+            raise SettingsError.together(self.problems)
+        return settings
+
+
+def reading(env: Mapping[str, str]) -> Reading:
+    return env if isinstance(env, Reading) else Reading(env)
+
+
+def collected(fallback: T) -> Callable[[Reader[P, T]], Reader[P, T]]:
+    """Make a reader ``(env, …) -> value`` record its :class:`SettingsError` in a
+    :class:`Reading` and return ``fallback``; given a plain mapping it raises as before."""
+
+    def decorate(read: Reader[P, T]) -> Reader[P, T]:
+        @functools.wraps(read)
+        def reader(env: Mapping[str, str], *args: P.args, **kwargs: P.kwargs) -> T:
+            if not isinstance(env, Reading) or env.inside:
+                return read(env, *args, **kwargs)  # a reader's readers raise to it
+            env.inside = True
+            try:
+                return read(env, *args, **kwargs)
+            except SettingsError as exc:
+                env.report(exc)
+                return fallback
+            finally:
+                env.inside = False
+
+        return reader
+
+    return decorate
+
+
+def problem(env: Mapping[str, str], variable: str, text: str) -> None:
+    """A problem a settings object finds itself: recorded in a :class:`Reading`, else raised."""
+    error = SettingsError(variable, text)
+    if not isinstance(env, Reading):
+        raise error
+    env.report(error)
+
+
+@collected("")
 def required(env: Mapping[str, str], name: str) -> str:
     value = env.get(name, "").strip()
     if not value:
@@ -32,6 +120,7 @@ def required(env: Mapping[str, str], name: str) -> str:
     return value
 
 
+@collected("")
 def url(env: Mapping[str, str], name: str, *, needed: bool = False) -> str:
     """An absolute http(s) URL without query or fragment, trailing slash removed; "" if unset."""
     value = required(env, name) if needed else env.get(name, "").strip()
@@ -45,6 +134,7 @@ def url(env: Mapping[str, str], name: str, *, needed: bool = False) -> str:
     return value.rstrip("/")
 
 
+@collected(0)
 def integer(env: Mapping[str, str], name: str, default: int, *, low: int) -> int:
     raw = env.get(name, "").strip()
     if not raw:
@@ -58,6 +148,7 @@ def integer(env: Mapping[str, str], name: str, default: int, *, low: int) -> int
     return value
 
 
+@collected(False)
 def boolean(env: Mapping[str, str], name: str, *, default: bool = False) -> bool:
     raw = env.get(name, "").strip().lower()
     if not raw:
@@ -74,6 +165,7 @@ def items(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
 
 
+@collected("INFO")
 def log_level(env: Mapping[str, str], name: str) -> str:
     level = env.get(name, "INFO").strip().upper() or "INFO"
     if level not in LOG_LEVELS:
@@ -81,6 +173,7 @@ def log_level(env: Mapping[str, str], name: str) -> str:
     return level
 
 
+@collected(("", ""))
 def user_pool(env: Mapping[str, str], name: str = "USER_POOL_ID") -> tuple[str, str]:
     """The pool id and the region it names."""
     pool_id = required(env, name)
@@ -97,6 +190,7 @@ def region(env: Mapping[str, str], default: str) -> str:
     return env.get("AWS_REGION", "").strip() or env.get("AWS_DEFAULT_REGION", "").strip() or default
 
 
+@collected("")
 def cognito_issuer(env: Mapping[str, str], pool_id: str, pool_region: str) -> str:
     """``COGNITO_ISSUER``, or the issuer Cognito gives the pool (``https://cognito-idp.<pool's
     region>.amazonaws.com/<pool id>``, the ``iss`` of its tokens). A ``COGNITO_ISSUER`` that names
@@ -123,6 +217,7 @@ def origin_of(value: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+@collected(())
 def key_list(env: Mapping[str, str], name: str, *, min_length: int) -> tuple[str, ...]:
     """Keys for rotation (design D3): comma-separated, the current key first, then the previous
     ones still accepted; each at least ``min_length`` characters. Empty when unset."""

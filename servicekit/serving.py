@@ -4,8 +4,35 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import signal
+import socket
 from collections.abc import Iterator
+
+
+class StartupError(Exception):
+    """The command cannot start; the message is one line naming the cause and what to fix."""
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` (port 0: the kernel picks one), or a one-line
+    :class:`StartupError` naming ``--port`` when something else holds it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(
+                f"{host}:{port} is already in use; stop what listens there or choose another "
+                "--port (--port 0 picks a free one)"
+            ) from None
+        if exc.errno == errno.EACCES:
+            raise StartupError(
+                f"{host}:{port} needs privileges to listen on; choose a --port above 1023"
+            ) from None
+        raise StartupError(
+            f"cannot listen on {host}:{port} ({exc.strerror}); check --host"
+        ) from None
 
 
 @contextlib.contextmanager

@@ -51,18 +51,33 @@ _RELEASE = "UPDATE counters SET value = max(value - 1, 0) WHERE name = 'backing'
 class SQLiteStore:
     """Registrations and backing clients in one SQLite file, safe across threads and processes."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+        """Open the store at ``path``, creating the file (not its directory) if ``create``.
+
+        A missing directory, an unwritable file or one that is not SQLite is
+        :class:`StoreUnavailable` in one line with a hint: a mistyped path must not become a
+        new, empty store."""
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=10)
-        with self._lock, self._db:
-            if str(path) != ":memory:":
-                self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
-            self._db.executescript(_SPENT_SCHEMA)
+        where = str(path)
+        if where != ":memory:" and not Path(where).parent.is_dir():
+            raise StoreUnavailable(f"{where}: directory {Path(where).parent} does not exist")
+        if not create and where != ":memory:" and not Path(where).is_file():
+            raise StoreUnavailable(f"{where}: no store there (`authproxy serve` creates it)")
+        try:
+            self._db = sqlite3.connect(where, check_same_thread=False, timeout=10)
+            with self._lock, self._db:
+                if where != ":memory:":
+                    self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.executescript(_SCHEMA)
+                self._db.executescript(_SPENT_SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(
+                f"{where}: {exc} (is it an SQLite file this user may read and write?)"
+            ) from None
 
     @classmethod
-    def from_url(cls, url: str) -> SQLiteStore:
-        return cls(url.removeprefix("sqlite:///") or ":memory:")
+    def from_url(cls, url: str, *, create: bool = True) -> SQLiteStore:
+        return cls(url.removeprefix("sqlite:///") or ":memory:", create=create)
 
     def close(self) -> None:
         with self._lock:

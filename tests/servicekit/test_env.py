@@ -120,3 +120,49 @@ def test_the_pools_issuer_is_in_the_pools_region_whatever_aws_region_says(
             config.cognito_issuer({**env, "COGNITO_ISSUER": other}, pool_id, region)
     with pytest.raises(SettingsError, match="USER_POOL_ID"):
         config.cognito_issuer({**env, "COGNITO_ISSUER": issuer + "x"}, pool_id, region)
+
+
+def test_a_reading_reports_every_problem_together_each_naming_its_variable() -> None:
+    env = config.Reading({"N": "x", "B": "maybe", "U": "ftp://a.example"})
+    assert config.integer(env, "N", 1, low=1) == 0
+    assert config.boolean(env, "B") is False
+    assert config.url(env, "U") == ""
+    assert config.url(env, "MISSING", needed=True) == ""  # one problem, not two
+    config.problem(env, "OWN", "a settings object's own check")
+    with pytest.raises(SettingsError) as raised:
+        env.valid("settings")
+    lines = str(raised.value).splitlines()
+    assert [line.split(":")[0] for line in lines] == ["N", "B", "U", "MISSING", "OWN"]
+    assert [p.variable for p in raised.value.problems] == ["N", "B", "U", "MISSING", "OWN"]
+    assert env.names >= {"N", "B", "U", "MISSING"}
+    assert config.Reading({"N": "2"}).valid("settings") == "settings"
+
+
+def test_both_settings_objects_report_every_problem_in_one_run() -> None:
+    """From an empty environment to a working one in one run, not one run per variable."""
+    import authproxy.settings
+    import mcpserver.settings
+
+    with pytest.raises(SettingsError) as facade:
+        authproxy.settings.Settings.from_env({"AUTHPROXY_UPSTREAM_TIMEOUT": "0.5"})
+    named = {p.variable for p in facade.value.problems}
+    assert named == {
+        "ISSUER",
+        "USER_POOL_ID",
+        "AUTHPROXY_SECRET_KEY",
+        "COGNITO_DOMAIN",
+        "AUTHPROXY_RESOURCES",
+        "AUTHPROXY_UPSTREAM_TIMEOUT",
+    }
+    with pytest.raises(SettingsError) as operator:
+        authproxy.settings.OperatorSettings.from_env({})
+    assert {p.variable for p in operator.value.problems} == {"USER_POOL_ID", "AUTHPROXY_STORE"}
+    with pytest.raises(SettingsError) as mcp:
+        mcpserver.settings.Settings.from_env({"MCP_SCOPES": "write", "MCP_LOG_LEVEL": "loud"})
+    assert {p.variable for p in mcp.value.problems} >= {
+        "MCP_URL",
+        "ISSUER",
+        "MCP_SESSION_SECRET",
+        "MCP_SCOPES",
+        "MCP_LOG_LEVEL",
+    }

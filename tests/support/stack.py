@@ -1,9 +1,9 @@
 """The local stack as the tests use it.
 
-``dev_stack()`` runs the real ``authproxy dev`` command in a subprocess and reads its ``KEY=value``
-block, exactly as a user would. ``local_stack()`` runs the same pieces in this process (the Cognito
-stand-in and the one-origin app on a uvicorn thread), so tests can also inject faults and move the
-stand-in's clock.
+``dev_stack()`` runs the real ``authproxy dev`` command in a subprocess and reads its
+``export KEY=value`` block, exactly as a user would. ``local_stack()`` runs the same pieces in
+this process (the Cognito stand-in and the one-origin app on a uvicorn thread), so tests can also
+inject faults and move the stand-in's clock.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ class Stack:
     process: subprocess.Popen[str] | None = None
     #: ``dev_stack``: the file the process's stderr (every log line it writes) goes to.
     log: IO[str] | None = None
+    #: ``dev_stack``: the block exactly as printed, for a shell to ``eval``.
+    block: str = ""
 
     def __getitem__(self, key: str) -> str:
         return self.env[key]
@@ -102,13 +104,15 @@ class Stack:
         return {**os.environ, **self.env}
 
 
-def _parse_block(lines: list[str]) -> dict[str, str]:
+def parse_block(block: str) -> dict[str, str]:
+    """The ``export KEY=value`` lines ``authproxy dev`` prints (or ``KEY=value`` lines, as
+    ``--env-file`` writes them), unquoted as the shell would."""
     env: dict[str, str] = {}
-    for line in lines:
-        if not line.strip():
-            break
-        key, sep, value = shlex.split(line)[0].partition("=")
-        assert sep, f"not a KEY=value line: {line!r}"
+    for word in shlex.split(block):
+        if word == "export":
+            continue
+        key, sep, value = word.partition("=")
+        assert sep, f"not a KEY=value assignment: {word!r}"
         env[key] = value
     return env
 
@@ -143,7 +147,8 @@ def dev_stack(
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
         try:
-            yield Stack(env=_read_block(process), process=process, log=log)
+            block = "\n".join(_read_block(process))
+            yield Stack(env=parse_block(block), process=process, log=log, block=block)
         finally:
             process.send_signal(signal.SIGTERM)
             try:
@@ -159,7 +164,7 @@ def dev_stack(
     assert not errors, f"authproxy dev answered 500: {errors}"
 
 
-def _read_block(process: subprocess.Popen[str]) -> dict[str, str]:
+def _read_block(process: subprocess.Popen[str]) -> list[str]:
     assert process.stdout is not None
     lines: list[str] = []
     deadline = time.monotonic() + START_TIMEOUT
@@ -168,7 +173,7 @@ def _read_block(process: subprocess.Popen[str]) -> dict[str, str]:
         if not line:
             raise RuntimeError(f"authproxy dev exited with {process.wait()}: {lines}")
         if not line.strip():
-            return _parse_block(lines)
+            return lines
         lines.append(line.rstrip("\n"))
     raise RuntimeError("authproxy dev did not print its block in time")
 

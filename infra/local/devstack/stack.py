@@ -4,8 +4,9 @@ The Cognito stand-in (admin API + issuer on one port, managed login on another),
 ``http://127.0.0.1:<port>``, the façade and the MCP server routed by path exactly as the AWS
 front door routes them; with ``--upstream NAME=URL``, the gateway too, serving each such MCP
 server at ``/mcp/NAME`` as a resource of its own. The first thing printed is a block of
-``KEY=value`` lines that the deployables, ``authproxy clients`` and ``authproxy check`` read
-from the environment.
+``export KEY=value`` lines that both deployables, ``authproxy clients`` and ``authproxy check``
+read from the environment (``--env-file`` also writes it, as ``KEY=value`` lines for
+``set -a; . PATH``).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from devstack.cognito import CognitoStandIn
 from gateway.identity import upstream_key
 from mcpserver.server import SCOPE_DESCRIPTIONS
 from resourcekit.metadata import metadata_path
-from servicekit.serving import stopped_by_signals
+from servicekit.serving import StartupError, listening_socket, stopped_by_signals
 
 DEMO_USER = "demo"
 INSPECTOR_ORIGINS = ("http://localhost:6274", "http://127.0.0.1:6274")
@@ -64,6 +65,10 @@ class DevOptions:
     #: Least privilege with step-up (``default_scopes: ["read"]``) instead of the default, one
     #: approval up front for every scope (README, "Step-up or one approval up front").
     step_up: bool = False
+    #: Also write the variables here, ``KEY=value`` lines for ``set -a; . PATH``.
+    env_file: str | None = None
+    #: More browser origins the MCP server accepts (``--allowed-origin``).
+    allowed_origins: tuple[str, ...] = ()
 
 
 class OneOrigin:
@@ -182,7 +187,9 @@ def stack_environment(
         "GATEWAY_LOG_LEVEL": options.log_level,
         "MCP_ALLOWED_HOSTS": f"{options.host}:{port},localhost:{port}",
         # The stack's own origin and MCP Inspector's web UI, which calls the server from its page.
-        "MCP_ALLOWED_ORIGINS": ",".join([origin, f"http://localhost:{port}", *INSPECTOR_ORIGINS]),
+        "MCP_ALLOWED_ORIGINS": ",".join(
+            [origin, f"http://localhost:{port}", *INSPECTOR_ORIGINS, *options.allowed_origins]
+        ),
         "DEMO_USER": options.demo_user,
         "DEMO_PASSWORD": password,
     }
@@ -270,9 +277,22 @@ HEADLINE = (
 )
 
 
-def banner(env: Mapping[str, str]) -> str:
+def assignments(env: Mapping[str, str], prefix: str = "") -> str:
+    """The variables as shell assignments, :data:`HEADLINE` first, values quoted for POSIX sh."""
     keys = [*HEADLINE, *(k for k in sorted(env) if k not in HEADLINE)]
-    block = "\n".join(f"{k}={shlex.quote(env[k])}" for k in keys)
+    return "".join(f"{prefix}{k}={shlex.quote(env[k])}\n" for k in keys)
+
+
+def write_env_file(path: str, env: Mapping[str, str]) -> None:
+    """``KEY=value`` lines for ``set -a; . PATH``; owner-only, as they hold the stack's keys."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(assignments(env))
+    os.chmod(path, 0o600)  # an existing file keeps its mode through O_CREAT
+
+
+def banner(env: Mapping[str, str]) -> str:
+    block = assignments(env, "export ").rstrip("\n")
     url = env["MCP_URL"]
     fronted = "".join(
         f"\n  {env[key]}  (its upstream verifies identities with "
@@ -294,7 +314,8 @@ and sign in as {env["DEMO_USER"]} / {env["DEMO_PASSWORD"]}.
   Claude Desktop:  {desktop}
   MCP Inspector:   npx @modelcontextprotocol/inspector   (Transport: Streamable HTTP, URL: {url})
 
-The block above is valid shell: export it to run `authproxy clients list` or
+Paste the block above into another shell (or `eval` it; `--env-file PATH` writes it for
+`set -a; . PATH`) to run `authproxy clients list` or
 `authproxy check {url}` against this stack. Ctrl-C stops everything.
 """
 
@@ -315,8 +336,10 @@ def run(options: DevOptions, out: TextIO = sys.stdout) -> None:
 
     The stand-in and the temporary store are cleaned up however the stack is stopped.
     """
+    if options.env_file and not Path(options.env_file).absolute().parent.is_dir():
+        raise StartupError(f"--env-file {options.env_file}: its directory does not exist")
     # Bound before anything is told the port (with --port 0, the kernel picks it).
-    sock = socket.create_server((options.host, options.port))
+    sock = listening_socket(options.host, options.port)
     port = sock.getsockname()[1]
     # Accepted connections inherit this; without it, keep-alive requests wait 40 ms each on
     # Nagle's algorithm meeting delayed ACKs (uvicorn does not set it on sockets it is handed).
@@ -353,6 +376,8 @@ def run(options: DevOptions, out: TextIO = sys.stdout) -> None:
             server = uvicorn.Server(config)
 
             def ready() -> None:
+                if options.env_file:
+                    write_env_file(options.env_file, env)
                 out.write(banner(env))
                 out.flush()
 
