@@ -33,9 +33,10 @@ The aliases cannot exist before the functions' versions, and the permissions, ta
 listener rules name them: the stack is created without those, the aliases are created on the
 versions it published, and an update adds the rest.
 
-Dropped: ``AWS::SNS::Subscription``, the one remaining type moto lacks, is conditional on
-``AlarmEmail`` and not part of this deployment (an e-mail subscription needs its recipient to
-confirm it anyway). ``test_the_stand_ins_are_exactly_what_moto_lacks`` keeps this list true when
+Dropped: ``AWS::SNS::Subscription`` is conditional on ``AlarmEmail`` and not part of this
+deployment (an e-mail subscription needs its recipient to confirm it anyway), and
+``AWS::EC2::SecurityGroupEgress`` belongs to the optional gateway (``GatewayImageUri``), which these
+deployments leave out, as they do its other resources. ``test_the_stand_ins_are_exactly_what_moto_lacks`` keeps this list true when
 moto learns a type or the template gains one.
 """
 
@@ -92,7 +93,9 @@ AFTER_THE_STACK = frozenset(
         "AWS::CloudWatch::Alarm",
     }
 )
-NOT_DEPLOYED_HERE = frozenset({"AWS::SNS::Subscription"})
+# The e-mail subscription, and the gateway's load-balancer egress rule: the optional gateway
+# (GatewayImageUri) is not part of these deployments.
+NOT_DEPLOYED_HERE = frozenset({"AWS::SNS::Subscription", "AWS::EC2::SecurityGroupEgress"})
 
 
 @dataclass
@@ -304,6 +307,8 @@ def provision_after(deployed: Deployed, deployment: Deployment, later: set[str])
     deployment.physical.update(physical)
     # What Fn::GetAtt returns for the attributes the remaining resources read.
     for name, resource in resources.items():
+        if name not in physical:  # conditional, and not part of this deployment (the gateway)
+            continue
         if resource["Type"] == "AWS::ElasticLoadBalancingV2::LoadBalancer":
             deployment.attributes[f"{name}.LoadBalancerFullName"] = physical[name].split(
                 ":loadbalancer/"
