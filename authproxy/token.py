@@ -59,13 +59,13 @@ def client_credentials(request: Request, params: dict[str, str]) -> tuple[str, s
 
     OAuth 2.1 §2.4.1: a client issued a secret may use Basic or the body, whichever it registered;
     the registrar then checks the secret, and refuses a confidential client that sent none."""
-    client_id, secret, method = _credentials(request, params)
+    client_id, secret, method = presented_credentials(request, params)
     if method not in app_state(request).settings.client_auth_methods:
         raise invalid_client(f"{method} client authentication is not offered here")
     return client_id, secret
 
 
-def _credentials(request: Request, params: dict[str, str]) -> tuple[str, str | None, str]:
+def presented_credentials(request: Request, params: dict[str, str]) -> tuple[str, str | None, str]:
     """The client id, secret and the authentication method the request used."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")

@@ -218,7 +218,8 @@ def test_store_failure_at_authorize_is_a_page_with_retry_after(tmp_path: Path) -
 
 @pytest.mark.parametrize(
     ("kind", "status", "words"),
-    [("error", 502, "Sign-in could not continue"), ("throttle", 503, "Reload this page")],
+    # Cognito's internal errors are retried like throttling (503, Retry-After).
+    [("error", 503, "Reload this page"), ("throttle", 503, "Reload this page")],
 )
 def test_a_cognito_failure_at_authorize_is_a_page(
     tmp_path: Path, kind: str, status: int, words: str

@@ -170,7 +170,10 @@ def test_serve_with_an_unreachable_cognito_does_not_start(dev: Stack) -> None:
 
 def test_serve_with_a_pool_that_does_not_exist_does_not_start(dev: Stack) -> None:
     region = dev["AWS_REGION"]
-    result = serve_once(dev, USER_POOL_ID=f"{region}_doesNotExist0")
+    pool = f"{region}_doesNotExist0"
+    # The issuer of that pool (on the stand-in), since one naming another pool stops start-up.
+    issuer = dev["COGNITO_ISSUER"].rsplit("/", 1)[0] + f"/{pool}"
+    result = serve_once(dev, USER_POOL_ID=pool, COGNITO_ISSUER=issuer, JWKS_URL="<unset>")
     one_line_failure(result, "Cognito", "USER_POOL_ID")
 
 

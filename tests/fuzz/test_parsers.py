@@ -35,7 +35,7 @@ from authproxy.redirects import (
 )
 from authproxy.sealing import EnvelopeError, Purpose, Sealer, SecretBox
 from authproxy.settings import Settings
-from authproxy.token import client_credentials
+from authproxy.token import presented_credentials
 from mcpserver.auth import CognitoTokenVerifier, InvalidToken
 from mcpserver.jsonrpc import envelope_problem
 from resourcekit.jsonrpc import called_tools, requests_in
@@ -268,7 +268,7 @@ HEADER_VALUE = st.one_of(
 @example("Basic " + base64.b64encode(b":secret-without-id").decode(), {})
 def test_client_authentication_headers_raise_only_oauth_errors(header: str, params: dict) -> None:
     request = _request([(b"authorization", header.encode("latin-1"))])
-    credentials, refused = attempt(lambda: client_credentials(request, params), OAuthError)
+    credentials, refused = attempt(lambda: presented_credentials(request, params), OAuthError)
     if refused is not None:
         assert refused.error in ("invalid_client", "invalid_request")
         return

@@ -35,9 +35,10 @@ versions it published, and an update adds the rest.
 
 Dropped: ``AWS::SNS::Subscription`` is conditional on ``AlarmEmail`` and not part of this
 deployment (an e-mail subscription needs its recipient to confirm it anyway), and
-``AWS::EC2::SecurityGroupEgress`` belongs to the optional gateway (``GatewayImageUri``), which these
-deployments leave out, as they do its other resources. ``test_the_stand_ins_are_exactly_what_moto_lacks`` keeps this list true when
-moto learns a type or the template gains one.
+``AWS::EC2::SecurityGroupEgress`` belongs to the optional gateway (``GatewayImageUri``), which
+these deployments leave out, as they do its other resources.
+``test_the_stand_ins_are_exactly_what_moto_lacks`` keeps this list true when moto learns a type or
+the template gains one.
 """
 
 from __future__ import annotations
