@@ -27,6 +27,8 @@ from servicekit.metrics import Metrics
 
 METRICS = Metrics("authproxy")
 _KEY = "authproxy.flight"
+#: The most of a request-supplied value noted on an access-log line.
+MAX_NOTED = 64
 
 
 def new_flow_id() -> str:
@@ -65,6 +67,8 @@ def token_facts(access_token: object) -> dict[str, Any]:
 
 
 def sign_in_failed(request: Request, reason: str, error: str | None = None) -> None:
-    """A sign-in that ends here without a code: noted and counted by ``reason``."""
-    note(request, error=error or reason)
+    """A sign-in that ends here without a code: noted and counted by ``reason``, which is always
+    one of the callers' own words; ``error`` may come from the request (Cognito's ``error`` at
+    ``/callback``), so it goes to the log only, cut short, and never becomes a metric dimension."""
+    note(request, error=(error or reason)[:MAX_NOTED])
     METRICS.emit("SignInsFailed", Reason=reason)

@@ -73,11 +73,13 @@ async def manage(request: Request) -> Response:
     registration = await run_in_threadpool(
         state.registrar.authenticate_management, client_id, token
     )
+    # A revoked registration stays as the operator left it: the client can no longer read,
+    # change or delete it (the record is the operator's audit trail).
+    if registration.status != "active":
+        raise invalid_client("this client registration was revoked")
     if request.method == "DELETE":
         await run_in_threadpool(state.registrar.delete, registration)
         return Response(status_code=204, headers=NO_STORE)
-    if registration.status != "active":
-        raise invalid_client("this client registration was revoked")
     metadata = None
     if request.method == "PUT":
         body = await _json_body(request)

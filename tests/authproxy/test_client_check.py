@@ -30,15 +30,26 @@ def check(stack_env: dict[str, str], *args: str) -> subprocess.CompletedProcess[
     )
 
 
-@pytest.mark.parametrize("client", [n for n, p in PROFILES.items() if not p.cimd_client_id])
-def test_each_registering_client_signs_in_and_lists_tools(dev: Stack, client: str) -> None:
+@pytest.mark.parametrize("client", list(PROFILES))
+def test_each_client_signs_in_and_lists_tools(dev: Stack, client: str) -> None:
+    """Registering clients register (and clean up); metadata-document clients (Claude, VS Code)
+    sign in under their client id URL, whose document the local stack serves."""
     env = {**dev.shell_env(), "AUTHPROXY_CHECK_PASSWORD": dev["DEMO_PASSWORD"]}
     result = check(env, "--as", client, dev.mcp_url, "--user", dev["DEMO_USER"])
     assert result.returncode == 0, result.stdout + result.stderr
     for step in ("registration", "authorization request", "Cognito sign-in page", "sign-in"):
         assert f"✓ {step}" in result.stdout
     assert "whoami" in result.stdout
-    assert "✓ cleanup" in result.stdout  # the throw-away registration is gone again
+    if PROFILES[client].cimd_client_id:
+        assert f"client ID metadata document {PROFILES[client].cimd_client_id}" in result.stdout
+    else:
+        assert "✓ cleanup" in result.stdout  # the throw-away registration is gone again
+
+
+def test_all_clients_are_green_against_the_local_stack(dev: Stack) -> None:
+    result = check(dev.shell_env(), "--as", "all", dev.mcp_url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{len(PROFILES)} of {len(PROFILES)} clients passed" in result.stdout
 
 
 def test_user_without_password_variable_is_a_usage_error(dev: Stack) -> None:

@@ -1,12 +1,17 @@
 """RFC 7591 registration with the bodies real clients send, the redirect policy over HTTP, and
 RFC 7592 management with the registration access token."""
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from support.stack import Stack
+
+AUTHPROXY = str(Path(sys.executable).with_name("authproxy"))
 
 CLAUDE_AI = {
     "client_name": "claudeai",
@@ -210,3 +215,30 @@ def test_rfc7592_read_update_delete(dev: Stack) -> None:
 
     assert httpx.delete(uri, headers=bearer(third)).status_code == 204
     assert httpx.get(uri, headers=bearer(third)).status_code == 401
+
+
+def test_rfc7592_a_revoked_registration_cannot_be_deleted_by_its_client(dev: Stack) -> None:
+    """The operator's revocation stands as the record of it: the client can neither read nor
+    delete the registration afterwards."""
+    registered = post(dev, MCP_REMOTE).json()
+    revoked = subprocess.run(
+        [AUTHPROXY, "clients", "revoke", registered["client_id"]],
+        env=dev.shell_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert revoked.returncode == 0, revoked.stderr
+    token = {"Authorization": f"Bearer {registered['registration_access_token']}"}
+    deleted = httpx.delete(registered["registration_client_uri"], headers=token)
+    assert deleted.status_code == 401
+    assert deleted.json()["error"] == "invalid_client"
+    shown = subprocess.run(
+        [AUTHPROXY, "clients", "show", "--", registered["client_id"]],
+        env=dev.shell_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert '"status": "revoked"' in shown.stdout

@@ -19,11 +19,12 @@ from typing import Any
 import httpx
 import pytest
 
+from authproxy.client_profiles import PROFILES
 from support.grant import authorization_code_grant
 from support.mcp_http import whoami
 from support.stack import Stack
 
-REDIRECT = "https://chatgpt.com/connector_platform_oauth_redirect"
+(REDIRECT,) = PROFILES["chatgpt"].redirect_uris
 
 
 def discover(stack: Stack) -> dict[str, Any]:
@@ -42,13 +43,7 @@ def test_chatgpt_connects_then_reconnects_without_scope(dev: Stack, auth_method:
     found = discover(dev)
     registered = httpx.post(
         found["as"]["registration_endpoint"],
-        json={
-            "client_name": "ChatGPT",
-            "redirect_uris": [REDIRECT],
-            "grant_types": ["authorization_code", "refresh_token"],
-            "response_types": ["code"],
-            "token_endpoint_auth_method": auth_method,
-        },
+        json={**PROFILES["chatgpt"].registration, "token_endpoint_auth_method": auth_method},
     )
     assert registered.status_code == 201, registered.text
     client = registered.json()

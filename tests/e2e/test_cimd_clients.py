@@ -11,7 +11,8 @@ Claude uses CIMD only when the authorization-server metadata has
 3. redeems the code as a public client (``none``) and refreshes;
 4. uses the token at the MCP server.
 
-The documents are fixtures (``fixtures/cimd``), served by a real HTTP test host on loopback. The
+The documents are the local stack's copies (``devstack/client_hosts``), served by a real HTTP
+test host on loopback. The
 façade fetches them for real, but reaches that host only through the test configuration the
 stack is built with here: a resolver that sends ``claude.ai`` and ``vscode.dev`` to loopback and a
 transport that connects to the test host's port. No setting reaches either, so a deployment
@@ -20,47 +21,26 @@ always resolves and connects to the real hosts.
 
 from __future__ import annotations
 
-import json
 import secrets
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
+from devstack import client_hosts
 from support.mcp_http import whoami
 from support.oauth import pkce, query
 from support.serving import bound_socket, serve
 from support.stack import Stack, local_stack
 
-FIXTURES = Path(__file__).parent / "fixtures" / "cimd"
-DOCUMENTS = {
-    (urlsplit(doc["client_id"]).hostname, urlsplit(doc["client_id"]).path): doc
-    for doc in (json.loads(p.read_text()) for p in sorted(FIXTURES.glob("*.json")))
-}
+DOCUMENTS = client_hosts.documents()
 CLAUDE_AI = "https://claude.ai/oauth/mcp-oauth-client-metadata"
 CLAUDE_CODE = "https://claude.ai/oauth/claude-code-client-metadata"
 VSCODE = "https://vscode.dev/oauth/client-metadata.json"
-
-
-def document_host() -> Starlette:
-    """The clients' web hosts: each fixture at its client id's path, chosen by ``Host``."""
-
-    async def document(request: Request) -> Response:
-        found = DOCUMENTS.get((request.headers.get("host", ""), request.url.path))
-        if found is None:
-            return Response(status_code=404)
-        return JSONResponse(found, headers={"Cache-Control": "max-age=300"})
-
-    return Starlette(routes=[Route("/{path:path}", document, methods=["GET"])])
 
 
 @dataclass
@@ -91,7 +71,7 @@ class FixtureHosts:
 def cimd_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The local stack with loopback metadata documents allowed, its fetch aimed at the test
     host."""
-    with serve(document_host(), bound_socket()) as origin:
+    with serve(client_hosts.document_app(), bound_socket()) as origin:
         hosts = FixtureHosts(urlsplit(origin).port or 80)
         with local_stack(
             tmp_path_factory.mktemp("cimd"),

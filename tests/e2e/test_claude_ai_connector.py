@@ -25,12 +25,13 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 import pytest
 
+from authproxy.client_profiles import PROFILES
 from support.mcp_http import initialize_params, open_session, result, rpc
 from support.oauth import pkce, query
 from support.person import Person
 from support.stack import Stack, dev_stack
 
-CALLBACK = "https://claude.ai/api/mcp/auth_callback"
+(CALLBACK,) = PROFILES["claude-ai"].redirect_uris
 PROTOCOL = "2024-11-05"
 
 
@@ -78,14 +79,8 @@ def connect(stack: Stack, endpoints: Endpoints, auth_method: str) -> tuple[dict[
     """Steps 3 to 5. Returns the token response and the person who signed in."""
     registered = httpx.post(
         endpoints.registration,
-        json={
-            "client_name": "claudeai",
-            "grant_types": ["authorization_code", "refresh_token"],
-            "redirect_uris": [CALLBACK],
-            "response_types": ["code"],
-            "scope": "claudeai",
-            "token_endpoint_auth_method": auth_method,
-        },
+        # Its DCR body, as `authproxy check --as claude-ai` replays it too.
+        json={**PROFILES["claude-ai"].registration, "token_endpoint_auth_method": auth_method},
     )
     assert registered.status_code == 201, registered.text
     client = registered.json()

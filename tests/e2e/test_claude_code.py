@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import httpx
 
+from authproxy.client_profiles import PROFILES
 from support.grant import authorization_code_grant
 from support.mcp_http import whoami
 from support.oauth import authorize_url, pkce
@@ -23,13 +24,8 @@ def callback(port: int) -> str:
 
 
 def register(stack: Stack) -> dict:
-    return stack.register(
-        client_name="Claude Code (authproxy-dev)",
-        redirect_uris=[callback(free_port("127.0.0.1"))],
-        grant_types=["authorization_code", "refresh_token"],
-        response_types=["code"],
-        token_endpoint_auth_method="none",
-    )
+    """Its registration body, as `authproxy check --as claude-code` replays it too."""
+    return stack.register(**PROFILES["claude-code"].registration_body(free_port("127.0.0.1")))
 
 
 def test_one_registration_signs_in_on_a_different_port_each_run(dev: Stack) -> None:

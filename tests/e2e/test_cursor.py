@@ -9,26 +9,18 @@ from __future__ import annotations
 
 import pytest
 
+from authproxy.client_profiles import PROFILES
 from support.grant import authorization_code_grant
 from support.mcp_http import whoami
 from support.stack import Stack
 
-REDIRECT_URIS = (
-    "cursor://anysphere.cursor-mcp/oauth/callback",
-    "https://www.cursor.com/agents/mcp/oauth/callback",
-    "http://localhost:8787/callback",
-)
+CURSOR = PROFILES["cursor"]  # what `authproxy check --as cursor` replays too
+REDIRECT_URIS = tuple(CURSOR.redirect_uris)
 
 
 @pytest.fixture(scope="module")
 def registration(dev: Stack) -> dict:
-    client = dev.register(
-        client_name="Cursor",
-        redirect_uris=list(REDIRECT_URIS),
-        grant_types=["authorization_code", "refresh_token"],
-        response_types=["code"],
-        token_endpoint_auth_method="none",
-    )
+    client = dev.register(**CURSOR.registration)
     assert client["redirect_uris"] == list(REDIRECT_URIS)
     return client
 

@@ -8,23 +8,21 @@ from __future__ import annotations
 
 import pytest
 
+from authproxy.client_profiles import PROFILES
 from support.grant import authorization_code_grant
 from support.mcp_http import whoami
 from support.stack import Stack
 
+VSCODE = PROFILES["vscode"]  # what `authproxy check --as vscode` replays too
 LOOPBACK = "http://127.0.0.1:33418/"
 WEB = "https://vscode.dev/redirect"
 
 
 @pytest.fixture(scope="module")
 def registration(dev: Stack) -> dict:
-    return dev.register(
-        client_name="Visual Studio Code",
-        redirect_uris=[LOOPBACK, WEB],
-        grant_types=["authorization_code", "refresh_token"],
-        response_types=["code"],
-        token_endpoint_auth_method="none",
-    )
+    client = dev.register(**VSCODE.registration_body(33418))
+    assert {LOOPBACK, WEB} <= set(client["redirect_uris"])
+    return client
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
+from devstack import client_hosts
 from devstack.cognito import CognitoStandIn
 from gateway.identity import upstream_key
 from mcpserver.server import SCOPE_DESCRIPTIONS
@@ -181,6 +182,8 @@ def stack_environment(
         "AUTHPROXY_CLIENT_POLICY": options.client_policy,
         "AUTHPROXY_RESOURCE_BINDING": "true" if options.resource_binding else "false",
         "AUTHPROXY_TRUSTED_REDIRECT_HOSTS": options.trusted_redirect_hosts,
+        # The clients' metadata documents are served on loopback here (devstack.client_hosts).
+        "AUTHPROXY_CIMD_ALLOW_LOOPBACK": "true",
         "MCP_SESSION_SECRET": secrets.token_urlsafe(32),
         "AUTHPROXY_LOG_LEVEL": options.log_level,
         "MCP_LOG_LEVEL": options.log_level,
@@ -363,7 +366,11 @@ def run(options: DevOptions, out: TextIO = sys.stdout) -> None:
             os.environ["AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"] = standin.endpoint
             seed_demo_aws(standin.endpoint, env["AWS_REGION"])
             config = uvicorn.Config(
-                build_app(env),
+                build_app(
+                    env,
+                    cimd_resolver=client_hosts.resolve,
+                    cimd_transport=client_hosts.transport(),
+                ),
                 log_config=None,
                 access_log=False,
                 lifespan="on",
