@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -52,8 +53,14 @@ def test_rfc6749_10_14_trace_prints_client_sent_fields_inert(dev: Stack, tmp_pat
     state = parse_qs(urlsplit(to_cognito.headers["location"]).query)["state"][0]
     answer = attacker.get(f"{dev.issuer}/callback", params={"state": state, "error": INJECTED})
     assert answer.status_code == 302  # relayed to the client, as RFC 6749 §4.1.2.1 asks
+    # The access line is written once the answer has gone: wait (boundedly) until it is there.
+    for _ in range(100):
+        written = dev.log_text()
+        if "all fine" in written:
+            break
+        time.sleep(0.05)
     log = tmp_path / "facade.log"
-    log.write_text(dev.log_text())
+    log.write_text(written)
     shown = dev.authproxy("trace", client["client_id"], "--log-file", str(log))
     assert shown.returncode == 0, shown.stdout + shown.stderr
     assert "\x1b" not in shown.stdout
