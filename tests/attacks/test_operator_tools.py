@@ -5,6 +5,9 @@
   ``error`` Cognito's redirect carries to ``/callback``): printed as they came, an attacker writes
   terminal control sequences and fake timeline lines into the operator's screen (RFC 6749 §10.14,
   input validation).
+- ``authproxy clients list`` and ``prune`` print each registration's ``client_name``, which any
+  anonymous registrant chooses; ``authproxy check`` prints what the deployment it checks answered.
+  The same goes for them.
 - ``authproxy check --as … --user`` signs in with a test user's password. A sign-in form that posts
   somewhere other than the page it came from is the phishing redirect of RFC 9700 §4.17: the
   password must never be sent there.
@@ -70,9 +73,11 @@ def test_rfc6749_10_14_trace_prints_client_sent_fields_inert(dev: Stack, tmp_pat
 
 
 @pytest.fixture
-def phishing_deployment() -> Iterator[tuple[str, list[bytes]]]:
-    """A deployment whose sign-in page posts to another origin, and what that origin received."""
+def phishing_deployment() -> Iterator[tuple[str, list[bytes], dict[str, bool]]]:
+    """A deployment whose sign-in page posts to another origin, what that origin received, and a
+    switch that makes its registration endpoint answer with terminal control sequences."""
     received: list[bytes] = []
+    hostile = {"register": False}
 
     async def collect(request: Request) -> Response:
         received.append(await request.body())
@@ -98,6 +103,8 @@ def phishing_deployment() -> Iterator[tuple[str, list[bytes]]]:
         )
 
     async def register(request: Request) -> Response:
+        if hostile["register"]:
+            return HTMLResponse(INJECTED, status_code=400)
         return JSONResponse({**(await request.json()), "client_id": "c1"}, status_code=201)
 
     async def authorize(request: Request) -> Response:
@@ -123,13 +130,13 @@ def phishing_deployment() -> Iterator[tuple[str, list[bytes]]]:
             ]
         )
         with serve(app, bound_socket()) as origin:
-            yield f"{origin}/mcp", received
+            yield f"{origin}/mcp", received, hostile
 
 
 def test_rfc9700_4_17_check_never_posts_the_password_to_another_origin(
-    phishing_deployment: tuple[str, list[bytes]],
+    phishing_deployment: tuple[str, list[bytes], dict[str, bool]],
 ) -> None:
-    url, received = phishing_deployment
+    url, received, _ = phishing_deployment
     password = "correct-horse-battery-staple"
     result = subprocess.run(
         [AUTHPROXY, "check", "--as", "mcp-remote", url, "--user", "tester"],
@@ -142,3 +149,32 @@ def test_rfc9700_4_17_check_never_posts_the_password_to_another_origin(
     assert "✗ sign-in" in result.stdout
     assert not any(password.encode() in body for body in received), received
     assert password not in result.stdout + result.stderr
+
+
+def test_rfc6749_10_14_check_prints_the_checked_deployment_inert(
+    phishing_deployment: tuple[str, list[bytes], dict[str, bool]],
+) -> None:
+    url, _, hostile = phishing_deployment
+    hostile["register"] = True
+    result = subprocess.run(
+        [AUTHPROXY, "check", "--as", "mcp-remote", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "✗ registration" in result.stdout
+    assert "\x1b" not in result.stdout
+    assert not any(line.startswith("  ✓ 10:00:00") for line in result.stdout.splitlines())
+
+
+def test_rfc6749_10_14_clients_list_prints_registrant_names_inert(dev: Stack) -> None:
+    """Anyone may register, with any ``client_name``; the operator lists registrations."""
+    client = dev.register(
+        client_name=f"odd{INJECTED}", redirect_uris=[REDIRECT], token_endpoint_auth_method="none"
+    )
+    listed = dev.authproxy("clients", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert client["client_id"] in listed.stdout
+    assert "\x1b" not in listed.stdout
+    assert "\x07" not in listed.stdout
+    assert not any(line.startswith("  ✓ 10:00:00") for line in listed.stdout.splitlines())
