@@ -15,6 +15,8 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from servicekit.text import inert
+
 from .cognito_admin import CognitoAdminError
 from .manage import SETTLING
 from .settings import SettingsError
@@ -87,9 +89,11 @@ def _log_file(args: argparse.Namespace) -> None:
 
 
 def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
-    widths = {c: max([len(c), *(len(str(r[c])) for r in rows)]) for c in columns}
+    # Registrants choose their client_name: shown, never obeyed, by the operator's terminal.
+    cells = [{c: inert(str(r[c])) for c in columns} for r in rows]
+    widths = {c: max([len(c), *(len(r[c]) for r in cells)]) for c in columns}
     lines = ["  ".join(c.upper().ljust(widths[c]) for c in columns)]
-    lines += ["  ".join(str(r[c]).ljust(widths[c]) for c in columns) for r in rows]
+    lines += ["  ".join(r[c].ljust(widths[c]) for c in columns) for r in cells]
     return "\n".join(lines)
 
 
@@ -157,7 +161,7 @@ def _clients(args: argparse.Namespace) -> int:
             + ("to delete" if args.yes else "would be deleted (dry run; --yes to delete)")
         )
         for registration in plan.registrations:
-            print(f"  {registration.client_id}  {registration.client_name}")
+            print(f"  {registration.client_id}  {inert(registration.client_name)}")
         for backing in plan.not_owned:
             print(f"  left alone, not this deployment's: backing client {backing.client_id}")
         if not args.yes:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import time
-import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from servicekit.text import inert
 
 FACADE_STEPS = ("register", "authorize", "consent", "callback", "token", "refresh", "revoke")
 
@@ -203,16 +204,6 @@ def select(all_flows: list[Flow], who: str) -> list[Flow]:
     return [f for f in all_flows if who in (f.flow_id, f.client_id, f.user)]
 
 
-def _inert(text: str) -> str:
-    """``text`` with every control, format or unassigned character escaped: log fields hold what
-    clients sent (a ``client_id``, Cognito's relayed ``error``), and on the operator's terminal a
-    raw escape sequence, newline or bidi override would draw what the attacker wanted."""
-    return "".join(
-        ch if unicodedata.category(ch)[0] != "C" else ch.encode("unicode_escape").decode()
-        for ch in text
-    )
-
-
 def render(selected: list[Flow]) -> str:
     if not selected:
         return "no sign-ins found for that client, flow or user"
@@ -229,4 +220,4 @@ def render(selected: list[Flow]) -> str:
         if failure:
             out.append(f"  first failure: {failure.step} — {failure.cause or 'see the line above'}")
         out.append("")
-    return "\n".join(map(_inert, out)).rstrip()
+    return "\n".join(map(inert, out)).rstrip()
