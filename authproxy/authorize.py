@@ -397,7 +397,14 @@ def _consent_form(state: AppState, registration: Registration, txn: Transaction)
             else None
         ),
         client_id=registration.client_id,
-        client_uri=ascii_uri(client_uri) if isinstance(client_uri, str) else None,
+        # Only a web address becomes a link: RFC 7591 accepts any scheme://authority, and a
+        # javascript: "home page" must not be one click from running on this origin.
+        client_uri=(
+            ascii_uri(client_uri)
+            if isinstance(client_uri, str)
+            and urlsplit(client_uri).scheme.lower() in ("https", "http")
+            else None
+        ),
         redirect_host=redirect_destination(txn.redirect_uri),
         redirect_uri=ascii_uri(txn.redirect_uri),
         resource_name=resource.name if resource else txn.resource,

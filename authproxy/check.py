@@ -26,6 +26,8 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from authlib.oauth2.rfc8414 import get_well_known_url
 
+from servicekit.text import inert
+
 PROTOCOL_VERSION = "2025-06-18"
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 _PARAM = re.compile(r'(\w+)="([^"]*)"')
@@ -286,4 +288,5 @@ def render(report: Report) -> str:
             lines.append(f"    fix: {s.fix}")
     failed = [s.name for s in report.steps if not s.ok]
     lines.append("FAILED at: " + failed[0] if failed else "all steps passed")
-    return "\n".join(lines)
+    # Details quote what the deployment under check answered: shown, never obeyed.
+    return "\n".join(map(inert, lines))

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from servicekit.env import UPSTREAM_NAME
 from servicekit.serving import StartupError, listening_socket, stopped_by_signals
+from servicekit.text import inert
 
 from .cognito_admin import CognitoAdminError
 from .manage import SETTLING, plural
@@ -166,9 +167,11 @@ def _cell(value: Any) -> str:
 
 
 def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
-    widths = {c: max([len(c), *(len(_cell(r[c])) for r in rows)]) for c in columns}
+    # Registrants choose their client_name: shown, never obeyed, by the operator's terminal.
+    cells = [{c: inert(_cell(r[c])) for c in columns} for r in rows]
+    widths = {c: max([len(c), *(len(r[c]) for r in cells)]) for c in columns}
     lines = ["  ".join(c.upper().ljust(widths[c]) for c in columns)]
-    lines += ["  ".join(_cell(r[c]).ljust(widths[c]) for c in columns) for r in rows]
+    lines += ["  ".join(r[c].ljust(widths[c]) for c in columns) for r in cells]
     return "\n".join(lines)
 
 
@@ -240,7 +243,7 @@ def _clients(args: argparse.Namespace) -> int:
             + ("to delete" if args.yes else "would be deleted (dry run; --yes to delete)")
         )
         for registration in plan.registrations:
-            print(f"  {registration.client_id}  {registration.client_name}")
+            print(f"  {registration.client_id}  {inert(registration.client_name)}")
         for backing in plan.not_owned:
             print(f"  left alone, not this deployment's: backing client {backing.client_id}")
         if not args.yes:

@@ -22,6 +22,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from .check import Checker, Report, StepFailed, json_body
 from .client_profiles import ClientProfile
 from .html_forms import forms
+from .redirects import LOOPBACK_HOSTS
 
 MAX_HOPS = 12
 _DCR_PORT = 33418
@@ -195,6 +196,7 @@ class ClientCheck(Checker):
     def sign_in(self, login_page: httpx.Response, username: str, password: str) -> None:
         """The test user signs in; the code arrives on the client's redirect URI."""
         with self.step("sign-in") as say:
+            _check_password_destination(login_page)
             response = self._submit(
                 login_page, "login", {"username": username, "password": password}
             )
@@ -272,6 +274,28 @@ class ClientCheck(Checker):
                 return response
             response = self.http.get(target)
         raise StepFailed("too many redirects")
+
+
+def _check_password_destination(login_page: httpx.Response) -> None:
+    """RFC 9700 §4.17: the test user's password goes only where the sign-in page itself is served,
+    over https (or on loopback, the local stack). A form posting elsewhere, reached through
+    whatever redirects the deployment chose, is a phishing page: the password is not sent."""
+    form = _form(login_page, "login")
+    assert form is not None
+    page, target = (
+        urlsplit(str(login_page.url)),
+        urlsplit(urljoin(str(login_page.url), form.action)),
+    )
+    if (target.scheme, target.netloc) != (page.scheme, page.netloc):
+        raise StepFailed(
+            f"the sign-in form on {page.netloc} posts to {target.scheme}://{target.netloc}: "
+            "the test user's password was not sent"
+        )
+    if target.scheme != "https" and (target.hostname or "") not in LOOPBACK_HOSTS:
+        raise StepFailed(
+            f"the sign-in page {page.netloc} is not served over https: "
+            "the test user's password was not sent"
+        )
 
 
 def _location(response: httpx.Response) -> str:

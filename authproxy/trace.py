@@ -16,6 +16,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from servicekit.text import inert
+
 FACADE_STEPS = ("register", "authorize", "consent", "callback", "token", "refresh", "revoke")
 
 #: (step, OAuth error or reason) → the likely cause, in words. ``None`` matches any error.
@@ -218,4 +220,4 @@ def render(selected: list[Flow]) -> str:
         if failure:
             out.append(f"  first failure: {failure.step} — {failure.cause or 'see the line above'}")
         out.append("")
-    return "\n".join(out).rstrip()
+    return "\n".join(map(inert, out)).rstrip()

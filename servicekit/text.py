@@ -9,6 +9,8 @@ needs it, and C-string consumers (Cognito, SQLite's text functions) truncate at 
 
 from __future__ import annotations
 
+import unicodedata
+
 PROBLEM = "strings must be well-formed Unicode without NUL"
 
 
@@ -41,3 +43,16 @@ def json_well_formed(value: object) -> bool:
         elif isinstance(item, list):
             pending.extend(item)
     return True
+
+
+def inert(text: str) -> str:
+    """``text`` for a terminal, with every control, format or unassigned character escaped.
+
+    Operator tools print what clients chose (a registration's ``client_name``, a ``client_id`` or
+    a relayed ``error`` in the logs, the answers of a deployment under check): printed raw, an
+    escape sequence, newline or bidi override would draw what its author wanted on the
+    operator's screen, or write to the clipboard (OSC 52)."""
+    return "".join(
+        ch if unicodedata.category(ch)[0] != "C" else ch.encode("unicode_escape").decode()
+        for ch in text
+    )

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from urllib.parse import quote
 
@@ -297,3 +298,30 @@ def test_rfc6749_10_14_json_errors_are_json_not_html(dev: Stack) -> None:
     for response in answers:
         assert response.status_code in (400, 401)
         assert response.headers["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    "client_uri",
+    [
+        "javascript://app.example/%0Aalert(document.domain)",
+        "JavaScript://app.example/%0Aalert(1)",
+        "data://app.example/text/html,<script>alert(1)</script>",
+        "vbscript://app.example/msgbox",
+    ],
+)
+def test_rfc6749_10_14_client_uri_with_a_script_scheme_is_never_a_link(
+    dev: Stack, client_uri: str
+) -> None:
+    """RFC 7591's URI checks pass any ``scheme://authority``: the consent page must not turn a
+    registrant's ``javascript:`` "home page" into a link the person clicks (CSP is the second
+    line, not the first)."""
+    evil = dev.register(
+        client_name="helpful",
+        client_uri=client_uri,
+        redirect_uris=[REDIRECT],
+        token_endpoint_auth_method="none",
+    )
+    page = httpx.get(authorize_url(dev.issuer, evil["client_id"], REDIRECT, pkce()[1]))
+    assert page.status_code == 200, page.text
+    hrefs = re.findall(r'href="([^"]*)"', page.text)
+    assert all(h.lower().startswith(("https:", "http:")) for h in hrefs), hrefs
