@@ -14,7 +14,6 @@ end-to-end tests serve the same copies over real HTTP.
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,6 +23,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from authproxy.cimd import system_resolver
 
 DOCUMENTS_DIR = Path(__file__).parent / "clients"
 
@@ -57,12 +58,29 @@ def document_app() -> Starlette:
 
 async def resolve(host: str, port: int) -> list[str]:
     """The façade's resolver in the local stack: the client hosts are on loopback (which
-    ``AUTHPROXY_CIMD_ALLOW_LOOPBACK`` admits there), any other name does not resolve."""
-    if host not in hosts():
-        raise socket.gaierror(f"{host} is not one of the local stack's client hosts")
-    return ["127.0.0.1"]
+    ``AUTHPROXY_CIMD_ALLOW_LOOPBACK`` admits there); any other name resolves as usual, and the
+    façade's address check judges it as it would anywhere."""
+    if host in hosts():
+        return ["127.0.0.1"]
+    return await system_resolver(host, port)
+
+
+class _Transport(httpx.AsyncBaseTransport):
+    """The client hosts' documents in-process; anything else over the network as usual."""
+
+    def __init__(self) -> None:
+        self._documents = httpx.ASGITransport(app=document_app())
+        self._network = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        ours = request.headers.get("host", "").split(":")[0] in hosts()
+        return await (self._documents if ours else self._network).handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._network.aclose()
 
 
 def transport() -> httpx.AsyncBaseTransport:
-    """The façade's fetch in the local stack, answered in-process by :func:`document_app`."""
-    return httpx.ASGITransport(app=document_app())
+    """The façade's fetch in the local stack: the client hosts answered in-process by
+    :func:`document_app`, other hosts fetched for real."""
+    return _Transport()
