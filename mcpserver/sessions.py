@@ -22,7 +22,7 @@ from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from resourcekit.jsonrpc import buffer_body, requests_in, send_json
+from resourcekit.jsonrpc import buffer_body, send_json
 from servicekit.keys import KeyRing, as_ring
 
 logger = logging.getLogger(__name__)
@@ -132,11 +132,11 @@ class SessionBindingMiddleware:
             await self.app(scope, receive, send)
             return
 
-        buffered = await buffer_body(receive, send, self.max_body_size)
+        buffered = await buffer_body(scope, receive, send, self.max_body_size)
         if buffered is None:
             return
-        body, receive = buffered
-        if not any(message["method"] == "initialize" for message in requests_in(body)):
+        receive = buffered.receive
+        if not any(message["method"] == "initialize" for message in buffered.requests()):
             await self.app(scope, receive, send)
             return
 

@@ -24,8 +24,8 @@ from mcp.types import INVALID_REQUEST
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
-from mcpserver.jsonrpc import envelope_problem, send_rpc_error
-from resourcekit.jsonrpc import buffer_body, requests_in, send_json
+from mcpserver.jsonrpc import message_problem, send_rpc_error
+from resourcekit.jsonrpc import buffer_body, send_json
 
 
 def wants_progress(messages: list[Mapping[str, Any]]) -> bool:
@@ -93,14 +93,13 @@ class StatelessTransport:
                 {"allow": "POST"},
             )
             return
-        buffered = await buffer_body(receive, send, self.max_body_size)
+        buffered = await buffer_body(scope, receive, send, self.max_body_size)
         if buffered is None:
             return
-        body, receive = buffered
-        problem = envelope_problem(body)
+        problem = message_problem(buffered.decoded)
         if problem is not None:
             await send_rpc_error(send, INVALID_REQUEST, f"Invalid Request: {problem}")
             return
         accepts_sse = "text/event-stream" in Headers(scope=scope).get("accept", "")
-        manager = self._sse if accepts_sse and wants_progress(requests_in(body)) else self._json
-        await manager.handle_request(scope, receive, send)
+        manager = self._sse if accepts_sse and wants_progress(buffered.requests()) else self._json
+        await manager.handle_request(scope, buffered.receive, send)

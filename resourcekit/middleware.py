@@ -113,11 +113,11 @@ class BearerAuthMiddleware:
             return
         tools = header_tool(headers)
         if self.tool_scopes and scope["method"] == "POST":
-            buffered = await buffer_body(receive, send, self.max_body_size)
+            buffered = await buffer_body(scope, receive, send, self.max_body_size)
             if buffered is None:
                 return
-            body, receive = buffered
-            messages = requests_in(body)
+            receive = buffered.receive
+            messages = buffered.requests()
             # The body decides too: a header naming a harmless tool must not hide the one called.
             tools += called_tools(messages)
             methods = [m for m in (message.get("method") for message in messages) if m]
