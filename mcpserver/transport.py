@@ -8,11 +8,17 @@ notifications can reach the client.
 
 A session manager can be run only once (python-sdk #3121), while an ASGI host may run the
 application's lifespan once per process (uvicorn) or once per invocation (Mangum on a warm
-Lambda). :meth:`StatelessTransport.lifespan` therefore takes fresh managers every time.
+Lambda). :meth:`StatelessTransport.lifespan` therefore takes fresh managers every time; the
+Lambda handler enters it once per execution environment (:mod:`mcpserver.aws_lambda`).
+
+:meth:`StatelessTransport.prime` answers a few side-effect-free requests in-process, so the SDK's
+lazily imported modules and lazily built validators exist before the first client's request (in
+Lambda's init phase, which SnapStart snapshots).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -20,9 +26,15 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE, TransportSecuritySettings
-from mcp.types import INVALID_REQUEST
+from mcp.types import (
+    CLIENT_CAPABILITIES_META_KEY,
+    CLIENT_INFO_META_KEY,
+    INVALID_REQUEST,
+    PROTOCOL_VERSION_META_KEY,
+)
+from mcp.types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 from starlette.datastructures import Headers
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from mcpserver.jsonrpc import message_problem, send_rpc_error
 from resourcekit.jsonrpc import buffer_body, send_json
@@ -103,3 +115,76 @@ class StatelessTransport:
         accepts_sse = "text/event-stream" in Headers(scope=scope).get("accept", "")
         manager = self._sse if accepts_sse and wants_progress(buffered.requests()) else self._json
         await manager.handle_request(scope, buffered.receive, send)
+
+    async def prime(self, host: str, path: str) -> None:
+        """Serve, in-process and unauthenticated, what a first client sends on each wire revision
+        this server speaks: ``initialize`` (handshake era), ``tools/list`` and a ``whoami`` call,
+        answered as a tool error for want of a token. Nothing leaves the process and no tool with
+        side effects runs; the answers are discarded."""
+        client = {"name": "prime", "version": "0"}
+        for version in HANDSHAKE_PROTOCOL_VERSIONS:
+            await self(
+                *_request(
+                    host,
+                    path,
+                    version,
+                    "initialize",
+                    {"protocolVersion": version, "capabilities": {}, "clientInfo": client},
+                )
+            )
+            await self(*_request(host, path, version, "tools/list", {}))
+            await self(*_request(host, path, version, "tools/call", {"name": "whoami"}))
+        for version in MODERN_PROTOCOL_VERSIONS:
+            meta = {
+                PROTOCOL_VERSION_META_KEY: version,
+                CLIENT_INFO_META_KEY: client,
+                CLIENT_CAPABILITIES_META_KEY: {},
+            }
+            await self(*_request(host, path, version, "tools/list", {"_meta": meta}))
+            await self(
+                *_request(host, path, version, "tools/call", {"name": "whoami", "_meta": meta})
+            )
+
+
+def _request(
+    host: str, path: str, version: str, method: str, params: Mapping[str, Any]
+) -> tuple[Scope, Receive, Send]:
+    """An in-process Streamable HTTP POST of one JSON-RPC request, its answer discarded."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
+    headers = [
+        (b"host", host.encode("latin-1")),
+        (b"content-type", b"application/json"),
+        (b"accept", b"application/json, text/event-stream"),
+        (b"mcp-protocol-version", version.encode("ascii")),
+    ]
+    if version in MODERN_PROTOCOL_VERSIONS:
+        headers += [(b"mcp-method", method.encode("ascii"))]
+        if method == "tools/call":
+            headers += [(b"mcp-name", str(params["name"]).encode("ascii"))]
+    scope: Scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "https",
+        "path": path,
+        "raw_path": path.encode("latin-1"),
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": None,
+        "server": None,
+    }
+    received = False
+
+    async def receive() -> Message:
+        nonlocal received
+        if received:
+            return {"type": "http.disconnect"}
+        received = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def discard(message: Message) -> None:
+        return None
+
+    return scope, receive, discard
