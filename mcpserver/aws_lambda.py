@@ -13,6 +13,7 @@ first tool call would otherwise import and build.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -50,6 +51,19 @@ def without_stage(event: dict[str, Any], mcp_path: str) -> dict[str, Any]:
     }
 
 
+# Event-loop turns the tasks of the priming requests may take to wind down.
+_SETTLE_TURNS = 100
+
+
+async def _settled(running: set[asyncio.Task[Any]]) -> None:
+    """Yield to the loop until no task but ``running`` (and this one) is left, a bounded number
+    of times."""
+    for _ in range(_SETTLE_TURNS):
+        if not asyncio.all_tasks() - running - {asyncio.current_task()}:
+            return
+        await asyncio.sleep(0)
+
+
 class LambdaApp:
     """The Lambda handler: ``create_app(settings)`` behind Mangum, started when it is built.
 
@@ -70,8 +84,16 @@ class LambdaApp:
         if loop is self._loop:
             return
         LifespanCycle(self.app, "on").__enter__()
+        running = asyncio.all_tasks(loop)
         host = urlsplit(self.settings.mcp_url).netloc
         loop.run_until_complete(self.app.state.transport.prime(host, self.settings.path))
+        # The SDK's per-request server tasks wind down after their answers; let them finish now
+        # rather than in the first invocation.
+        loop.run_until_complete(_settled(running))
+        # What init built lives as long as the environment: collect its garbage now and keep the
+        # collector from scanning the rest again, rather than pausing an early invocation for it.
+        gc.collect()
+        gc.freeze()
         self._loop = loop
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -23,6 +23,9 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
 from mcp.server.mcpserver import MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE, TransportSecuritySettings
@@ -117,33 +120,31 @@ class StatelessTransport:
         await manager.handle_request(scope, buffered.receive, send)
 
     async def prime(self, host: str, path: str) -> None:
-        """Serve, in-process and unauthenticated, what a first client sends on each wire revision
-        this server speaks: ``initialize`` (handshake era), ``tools/list`` and a ``whoami`` call,
-        answered as a tool error for want of a token. Nothing leaves the process and no tool with
-        side effects runs; the answers are discarded."""
+        """Serve, in-process, what a first client sends on each wire revision this server speaks:
+        ``initialize`` (handshake era), ``tools/list`` and a ``whoami`` call. The call is made for
+        a placeholder principal that exists only here (``whoami`` only reads it back); nothing
+        leaves the process, no tool with side effects runs, and the answers are discarded."""
         client = {"name": "prime", "version": "0"}
+        served = AuthContextMiddleware(self)
         for version in HANDSHAKE_PROTOCOL_VERSIONS:
-            await self(
-                *_request(
-                    host,
-                    path,
-                    version,
-                    "initialize",
-                    {"protocolVersion": version, "capabilities": {}, "clientInfo": client},
-                )
-            )
-            await self(*_request(host, path, version, "tools/list", {}))
-            await self(*_request(host, path, version, "tools/call", {"name": "whoami"}))
+            initialize = {"protocolVersion": version, "capabilities": {}, "clientInfo": client}
+            await served(*_request(host, path, version, "initialize", initialize))
+            await served(*_request(host, path, version, "tools/list", {}))
+            await served(*_request(host, path, version, "tools/call", {"name": "whoami"}))
         for version in MODERN_PROTOCOL_VERSIONS:
             meta = {
                 PROTOCOL_VERSION_META_KEY: version,
                 CLIENT_INFO_META_KEY: client,
                 CLIENT_CAPABILITIES_META_KEY: {},
             }
-            await self(*_request(host, path, version, "tools/list", {"_meta": meta}))
-            await self(
-                *_request(host, path, version, "tools/call", {"name": "whoami", "_meta": meta})
-            )
+            await served(*_request(host, path, version, "tools/list", {"_meta": meta}))
+            call = {"name": "whoami", "_meta": meta}
+            await served(*_request(host, path, version, "tools/call", call))
+
+
+_PLACEHOLDER = AuthenticatedUser(
+    AccessToken(token="", client_id="prime", scopes=[], subject="prime", claims={})
+)
 
 
 def _request(
@@ -174,6 +175,7 @@ def _request(
         "headers": headers,
         "client": None,
         "server": None,
+        "user": _PLACEHOLDER,
     }
     received = False
 
