@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
+from collections import OrderedDict
 
 from itsdangerous import BadSignature, TimestampSigner
 from mcp.server.request_state import AESGCMRequestStateCodec
@@ -32,6 +34,8 @@ PROTOCOL_VERSION_HEADER = "mcp-protocol-version"
 # A session id outlives any one access token, so a client keeps its session across refreshes; a
 # day bounds how long a leaked id stays useful to its own user.
 SESSION_MAX_AGE = 24 * 60 * 60
+# Session ids remembered as verified at once (least recently used first out).
+VERIFIED_SESSIONS = 1024
 
 _SESSION_NOT_FOUND = {
     "jsonrpc": "2.0",
@@ -47,10 +51,22 @@ class SessionIds:
     key can be rotated without ending every session.
     """
 
-    def __init__(self, keys: KeyRing | str, resource: str, max_age: int = SESSION_MAX_AGE) -> None:
+    def __init__(
+        self,
+        keys: KeyRing | str,
+        resource: str,
+        max_age: int = SESSION_MAX_AGE,
+        cache_size: int = VERIFIED_SESSIONS,
+    ) -> None:
         self.keys = as_ring(keys)
         self.resource = resource
         self.max_age = max_age
+        self.cache_size = cache_size
+        # (session id, subject) -> the second its id was signed in, for ids verified under the
+        # keys in ``_verified_under``; a client sends its id on every call, and each check
+        # derives a key and an HMAC.
+        self._verified: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._verified_under: tuple[str, ...] = ()
 
     def _signer(self, subject: str) -> TimestampSigner:
         # The subject is part of the key derivation, so an id verifies only for its own subject.
@@ -64,10 +80,32 @@ class SessionIds:
         return self._signer(subject).sign(secrets.token_urlsafe(18)).decode("ascii")
 
     def is_valid(self, session_id: str, subject: str) -> bool:
-        try:
-            self._signer(subject).unsign(session_id, max_age=self.max_age)
-        except BadSignature:
+        """Whether ``session_id`` was issued to ``subject`` under a key of the ring, at most
+        ``max_age`` seconds ago. An id verified before is judged again only by its age, as long as
+        the ring holds the same keys: a rotation that removes a key forgets every verdict."""
+        keys = self.keys.keys
+        if keys != self._verified_under:
+            self._verified.clear()
+            self._verified_under = keys
+        cached = (session_id, subject)
+        signed_at = self._verified.get(cached)
+        if signed_at is None:
+            try:
+                _, when = self._signer(subject).unsign(
+                    session_id, max_age=self.max_age, return_timestamp=True
+                )
+            except BadSignature:
+                return False
+            signed_at = int(when.timestamp())
+            self._verified[cached] = signed_at
+            while len(self._verified) > self.cache_size:
+                self._verified.popitem(last=False)
+        # The age as itsdangerous judges it: whole seconds, neither older than max_age nor future.
+        age = int(time.time()) - signed_at
+        if not 0 <= age <= self.max_age:
+            del self._verified[cached]
             return False
+        self._verified.move_to_end(cached)
         return True
 
 
