@@ -90,9 +90,10 @@ class LambdaApp:
         # The SDK's per-request server tasks wind down after their answers; let them finish now
         # rather than in the first invocation.
         loop.run_until_complete(_settled(running))
-        # What init built lives as long as the environment: collect its garbage now and keep the
+        # What init built lives as long as the environment: collect the young garbage of the
+        # priming (a full collection would cost the cold start tens of milliseconds) and keep the
         # collector from scanning the rest again, rather than pausing an early invocation for it.
-        gc.collect()
+        gc.collect(1)
         gc.freeze()
         self._loop = loop
 
