@@ -21,10 +21,11 @@ from mcp.server.request_state import AESGCMRequestStateCodec
 from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE
 from mcp.types import INVALID_REQUEST
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from resourcekit.jsonrpc import buffer_body, send_json
+from servicekit.headers import request_headers
 from servicekit.keys import KeyRing, as_ring
 
 logger = logging.getLogger(__name__)
@@ -151,7 +152,7 @@ class SessionBindingMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         access_token = getattr(scope.get("user"), "access_token", None)
         subject = getattr(access_token, "subject", None)
-        headers = Headers(scope=scope)
+        headers = request_headers(scope)
         if (
             scope["type"] != "http"
             or subject is None

@@ -36,11 +36,11 @@ from mcp.types import (
     PROTOCOL_VERSION_META_KEY,
 )
 from mcp.types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
-from starlette.datastructures import Headers
 from starlette.types import Message, Receive, Scope, Send
 
 from mcpserver.jsonrpc import message_problem, send_rpc_error
 from resourcekit.jsonrpc import buffer_body, send_json
+from servicekit.headers import request_headers
 
 
 def wants_progress(messages: list[Mapping[str, Any]]) -> bool:
@@ -115,7 +115,7 @@ class StatelessTransport:
         if problem is not None:
             await send_rpc_error(send, INVALID_REQUEST, f"Invalid Request: {problem}")
             return
-        accepts_sse = "text/event-stream" in Headers(scope=scope).get("accept", "")
+        accepts_sse = "text/event-stream" in request_headers(scope).get("accept", "")
         manager = self._sse if accepts_sse and wants_progress(buffered.requests()) else self._json
         await manager.handle_request(scope, buffered.receive, send)
 

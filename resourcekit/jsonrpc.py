@@ -20,7 +20,6 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from mcp.shared.inbound import MCP_METHOD_HEADER, MCP_NAME_HEADER
-from starlette.datastructures import Headers
 from starlette.types import Message, Receive, Scope, Send
 
 from servicekit.bodies import BodyTooLarge, read_body
@@ -126,7 +125,7 @@ def called_tools(messages: list[Mapping[str, Any]]) -> list[str]:
     return names
 
 
-def header_tool(headers: Headers) -> list[str]:
+def header_tool(headers: Mapping[str, str]) -> list[str]:
     """The tool a ``tools/call`` names in its ``Mcp-Method``/``Mcp-Name`` headers, if it does."""
     name = headers.get(MCP_NAME_HEADER)
     if headers.get(MCP_METHOD_HEADER) != "tools/call" or not name:

@@ -24,8 +24,9 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from servicekit.headers import request_headers
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -163,7 +164,7 @@ def _request_id(scope: Scope) -> str:
     lambda_context = scope.get("aws.context")
     if getattr(lambda_context, "aws_request_id", None):
         return str(lambda_context.aws_request_id)
-    headers = Headers(scope=scope)
+    headers = request_headers(scope)
     found = next((headers[name] for name in REQUEST_ID_HEADERS if name in headers), "")
     cleaned = "".join(ch for ch in found[:128] if ch.isalnum() or ch in "-_.:=;")
     return cleaned or uuid.uuid4().hex
