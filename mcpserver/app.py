@@ -7,8 +7,8 @@ Routes, all on the origin of ``MCP_URL``:
 - ``GET /.well-known/oauth-protected-resource<path>`` and the root form — RFC 9728 metadata.
 
 The application answers only those paths (404 elsewhere), so a host can mount it at the root of
-a shared origin or route exactly these paths to it. Its lifespan must run (uvicorn does; Mangum
-does per invocation; a composing host must enter it).
+a shared origin or route exactly these paths to it. Its lifespan must run (uvicorn does; the Lambda
+handler enters it once per execution environment; a composing host must enter it).
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def create_app(settings: Settings) -> Starlette:
         Route(path, metadata, methods=["GET", "OPTIONS"])
         for path in dict.fromkeys((metadata_path(settings.mcp_url), WELL_KNOWN))
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=[
             Middleware(
@@ -104,3 +104,6 @@ def create_app(settings: Settings) -> Starlette:
         ],
         lifespan=transport.lifespan,
     )
+    # The Lambda handler primes the transport in its init phase (mcpserver.aws_lambda).
+    app.state.transport = transport
+    return app

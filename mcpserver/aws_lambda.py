@@ -1,17 +1,25 @@
 """Serving the application to AWS Lambda: API Gateway HTTP API (payload v2), Lambda Function URL
 and Application Load Balancer events, through Mangum.
 
-Mangum runs the application's lifespan around every invocation, and the transport takes fresh SDK
-session managers each time, so warm invocations never meet the SDK's run-once guard
-(python-sdk #3121).
+The application's lifespan (the SDK's session managers) is entered once per execution environment,
+in the init phase, with Mangum's own lifespan cycle on the event loop Mangum serves every invocation
+on, and never left: Lambda ends the environment, not the application. Mangum itself runs no
+lifespan per invocation, which cost warm invocations a startup and a shutdown each (and fresh SDK
+session managers, which can run only once: python-sdk #3121). Then the transport is primed
+(:meth:`mcpserver.transport.StatelessTransport.prime`), so a SnapStart snapshot holds what the
+first tool call would otherwise import and build.
 """
 
 from __future__ import annotations
 
+import asyncio
+import gc
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from mangum import Mangum
+from mangum.protocols.lifespan import LifespanCycle
 
 from mcpserver.app import create_app
 from mcpserver.settings import Settings
@@ -43,11 +51,57 @@ def without_stage(event: dict[str, Any], mcp_path: str) -> dict[str, Any]:
     }
 
 
+# Event-loop turns the tasks of the priming requests may take to wind down.
+_SETTLE_TURNS = 100
+
+
+async def _settled(running: set[asyncio.Task[Any]]) -> None:
+    """Yield to the loop until no task but ``running`` (and this one) is left, a bounded number
+    of times."""
+    for _ in range(_SETTLE_TURNS):
+        if not asyncio.all_tasks() - running - {asyncio.current_task()}:
+            return
+        await asyncio.sleep(0)
+
+
+class LambdaApp:
+    """The Lambda handler: ``create_app(settings)`` behind Mangum, started when it is built.
+
+    The lifespan is entered, and the transport primed, on the event loop Mangum serves
+    invocations on; a host that replaced that loop gets the application started again on the new
+    one.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app = create_app(settings)
+        self.adapter = Mangum(self.app, lifespan="off")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ensure_started()
+
+    def _ensure_started(self) -> None:
+        loop = asyncio.get_event_loop()
+        if loop is self._loop:
+            return
+        LifespanCycle(self.app, "on").__enter__()
+        running = asyncio.all_tasks(loop)
+        host = urlsplit(self.settings.mcp_url).netloc
+        loop.run_until_complete(self.app.state.transport.prime(host, self.settings.path))
+        # The SDK's per-request server tasks wind down after their answers; let them finish now
+        # rather than in the first invocation.
+        loop.run_until_complete(_settled(running))
+        # What init built lives as long as the environment: collect the young garbage of the
+        # priming (a full collection would cost the cold start tens of milliseconds) and keep the
+        # collector from scanning the rest again, rather than pausing an early invocation for it.
+        gc.collect(1)
+        gc.freeze()
+        self._loop = loop
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        self._ensure_started()
+        return self.adapter(without_stage(event, self.settings.path), context)
+
+
 def build_handler(settings: Settings) -> LambdaHandler:
-    """A Lambda handler serving ``create_app(settings)``."""
-    adapter = Mangum(create_app(settings), lifespan="auto")
-
-    def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return adapter(without_stage(event, settings.path), context)
-
-    return handle
+    """A Lambda handler serving ``create_app(settings)``, started before it returns."""
+    return LambdaApp(settings)

@@ -6,12 +6,12 @@ The helpers that read a body without consuming it, shared with the gateway, are 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
+from typing import Any
 
 from starlette.types import Send
 
-from resourcekit.jsonrpc import send_json
+from resourcekit.jsonrpc import NOT_JSON, decode, send_json
 from servicekit import text
 
 
@@ -20,9 +20,12 @@ def envelope_problem(body: bytes) -> str | None:
     §4, §5; MCP base protocol: ids are strings or integers, never null; no batches since
     2025-06-18), or None. A body that is not JSON at all is left to the SDK (-32700). Every
     string must be well-formed Unicode without NUL (:mod:`servicekit.text`)."""
-    try:
-        message = json.loads(body)
-    except (ValueError, RecursionError):
+    return message_problem(decode(body))
+
+
+def message_problem(message: Any) -> str | None:
+    """:func:`envelope_problem` of a body already decoded (:func:`resourcekit.jsonrpc.decode`)."""
+    if message is NOT_JSON:
         return None
     if not text.json_well_formed(message):
         return text.PROBLEM

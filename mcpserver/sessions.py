@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
+from collections import OrderedDict
 
 from itsdangerous import BadSignature, TimestampSigner
 from mcp.server.request_state import AESGCMRequestStateCodec
 from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE
 from mcp.types import INVALID_REQUEST
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from resourcekit.jsonrpc import buffer_body, requests_in, send_json
+from resourcekit.jsonrpc import buffer_body, send_json
+from servicekit.headers import request_headers
 from servicekit.keys import KeyRing, as_ring
 
 logger = logging.getLogger(__name__)
@@ -32,6 +35,8 @@ PROTOCOL_VERSION_HEADER = "mcp-protocol-version"
 # A session id outlives any one access token, so a client keeps its session across refreshes; a
 # day bounds how long a leaked id stays useful to its own user.
 SESSION_MAX_AGE = 24 * 60 * 60
+# Session ids remembered as verified at once (least recently used first out).
+VERIFIED_SESSIONS = 1024
 
 _SESSION_NOT_FOUND = {
     "jsonrpc": "2.0",
@@ -47,10 +52,22 @@ class SessionIds:
     key can be rotated without ending every session.
     """
 
-    def __init__(self, keys: KeyRing | str, resource: str, max_age: int = SESSION_MAX_AGE) -> None:
+    def __init__(
+        self,
+        keys: KeyRing | str,
+        resource: str,
+        max_age: int = SESSION_MAX_AGE,
+        cache_size: int = VERIFIED_SESSIONS,
+    ) -> None:
         self.keys = as_ring(keys)
         self.resource = resource
         self.max_age = max_age
+        self.cache_size = cache_size
+        # (session id, subject) -> the second its id was signed in, for ids verified under the
+        # keys in ``_verified_under``; a client sends its id on every call, and each check
+        # derives a key and an HMAC.
+        self._verified: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._verified_under: tuple[str, ...] = ()
 
     def _signer(self, subject: str) -> TimestampSigner:
         # The subject is part of the key derivation, so an id verifies only for its own subject.
@@ -64,10 +81,32 @@ class SessionIds:
         return self._signer(subject).sign(secrets.token_urlsafe(18)).decode("ascii")
 
     def is_valid(self, session_id: str, subject: str) -> bool:
-        try:
-            self._signer(subject).unsign(session_id, max_age=self.max_age)
-        except BadSignature:
+        """Whether ``session_id`` was issued to ``subject`` under a key of the ring, at most
+        ``max_age`` seconds ago. An id verified before is judged again only by its age, as long as
+        the ring holds the same keys: a rotation that removes a key forgets every verdict."""
+        keys = self.keys.keys
+        if keys != self._verified_under:
+            self._verified.clear()
+            self._verified_under = keys
+        cached = (session_id, subject)
+        signed_at = self._verified.get(cached)
+        if signed_at is None:
+            try:
+                _, when = self._signer(subject).unsign(
+                    session_id, max_age=self.max_age, return_timestamp=True
+                )
+            except BadSignature:
+                return False
+            signed_at = int(when.timestamp())
+            self._verified[cached] = signed_at
+            while len(self._verified) > self.cache_size:
+                self._verified.popitem(last=False)
+        # The age as itsdangerous judges it: whole seconds, neither older than max_age nor future.
+        age = int(time.time()) - signed_at
+        if not 0 <= age <= self.max_age:
+            del self._verified[cached]
             return False
+        self._verified.move_to_end(cached)
         return True
 
 
@@ -113,7 +152,7 @@ class SessionBindingMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         access_token = getattr(scope.get("user"), "access_token", None)
         subject = getattr(access_token, "subject", None)
-        headers = Headers(scope=scope)
+        headers = request_headers(scope)
         if (
             scope["type"] != "http"
             or subject is None
@@ -132,11 +171,11 @@ class SessionBindingMiddleware:
             await self.app(scope, receive, send)
             return
 
-        buffered = await buffer_body(receive, send, self.max_body_size)
+        buffered = await buffer_body(scope, receive, send, self.max_body_size)
         if buffered is None:
             return
-        body, receive = buffered
-        if not any(message["method"] == "initialize" for message in requests_in(body)):
+        receive = buffered.receive
+        if not any(message["method"] == "initialize" for message in buffered.requests()):
             await self.app(scope, receive, send)
             return
 

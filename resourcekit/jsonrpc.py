@@ -4,6 +4,10 @@ Authorization and session binding need to know which method a POST calls (``tool
 which tool, ``initialize`` or not) before the server behind them sees the request. These helpers
 read the body once, hand it back to the next ASGI app unchanged, and never interpret more than the
 ``method`` and ``params.name`` members. :func:`send_json` answers a request these layers refuse.
+
+Every layer of one request shares one read and one parse: :func:`buffer_body` keeps the body, its
+replaying ``receive`` and the decoded JSON in the ASGI scope, and a later layer that is handed
+that same ``receive`` takes them from there instead of reading and parsing again.
 """
 
 from __future__ import annotations
@@ -13,17 +17,54 @@ import binascii
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from mcp.shared.inbound import MCP_METHOD_HEADER, MCP_NAME_HEADER
-from starlette.datastructures import Headers
-from starlette.types import Message, Receive, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from servicekit.bodies import BodyTooLarge, read_body
 
 # MCP transports, "Standard headers": a value that is not visible ASCII travels as
 # ``=?base64?<RFC 4648 base64 of its UTF-8>?=``.
 _BASE64_VALUE = re.compile(r"^=\?base64\?(?P<payload>[A-Za-z0-9+/=]*)\?=$")
+# Where a request's buffered body lives in its ASGI scope.
+_SCOPE_KEY: Final = "resourcekit.body"
+
+
+class NotJSON:
+    """What a body decodes to when it is not JSON (so ``None``, JSON ``null``, stays distinct)."""
+
+
+NOT_JSON: Final = NotJSON()
+
+
+def decode(body: bytes) -> Any:
+    """``body`` as JSON, or :data:`NOT_JSON`."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return NOT_JSON
+
+
+class BufferedBody:
+    """A body read once: its bytes, a ``receive`` that replays them, its JSON parsed once."""
+
+    def __init__(self, body: bytes, receive: Receive) -> None:
+        self.body = body
+        self.receive = receive
+        self._decoded: Any = None
+        self._parsed = False
+
+    @property
+    def decoded(self) -> Any:
+        """The body as JSON (parsed once) or :data:`NOT_JSON`; callers must not change it."""
+        if not self._parsed:
+            self._decoded, self._parsed = decode(self.body), True
+        return self._decoded
+
+    def requests(self) -> list[Mapping[str, Any]]:
+        """The request and notification objects the body holds (:func:`requests_in`)."""
+        return requests_of(self.decoded)
 
 
 def replay(body: bytes, receive: Receive) -> Receive:
@@ -40,24 +81,36 @@ def replay(body: bytes, receive: Receive) -> Receive:
     return replayed
 
 
-async def buffer_body(receive: Receive, send: Send, limit: int) -> tuple[bytes, Receive] | None:
-    """The body and a ``receive`` that replays it; None once a too-large body was answered 413."""
+async def buffer_body(
+    scope: Scope, receive: Receive, send: Send, limit: int
+) -> BufferedBody | None:
+    """The body with a ``receive`` that replays it; None once a too-large body was answered 413.
+
+    A layer behind the one that buffered the body, handed its replaying ``receive``, gets the same
+    :class:`BufferedBody` back from the scope: nothing has consumed the replay in between.
+    """
+    held = scope.get(_SCOPE_KEY)
+    if isinstance(held, BufferedBody) and held.receive is receive:
+        return held
     try:
         body = await read_body(receive, limit)
     except BodyTooLarge:
         await send_json(send, 413, {"error": "request body too large"})
         return None
-    return body, replay(body, receive)
+    buffered = BufferedBody(body, replay(body, receive))
+    scope[_SCOPE_KEY] = buffered
+    return buffered
+
+
+def requests_of(decoded: Any) -> list[Mapping[str, Any]]:
+    """The request and notification objects of a decoded single message or batch."""
+    messages = decoded if isinstance(decoded, list) else [decoded]
+    return [m for m in messages if isinstance(m, Mapping) and isinstance(m.get("method"), str)]
 
 
 def requests_in(body: bytes) -> list[Mapping[str, Any]]:
     """The request and notification objects of a single message or a batch; ``[]`` if not JSON."""
-    try:
-        decoded = json.loads(body)
-    except (ValueError, RecursionError):
-        return []
-    messages = decoded if isinstance(decoded, list) else [decoded]
-    return [m for m in messages if isinstance(m, Mapping) and isinstance(m.get("method"), str)]
+    return requests_of(decode(body))
 
 
 def called_tools(messages: list[Mapping[str, Any]]) -> list[str]:
@@ -72,7 +125,7 @@ def called_tools(messages: list[Mapping[str, Any]]) -> list[str]:
     return names
 
 
-def header_tool(headers: Headers) -> list[str]:
+def header_tool(headers: Mapping[str, str]) -> list[str]:
     """The tool a ``tools/call`` names in its ``Mcp-Method``/``Mcp-Name`` headers, if it does."""
     name = headers.get(MCP_NAME_HEADER)
     if headers.get(MCP_METHOD_HEADER) != "tools/call" or not name:

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-import httpx
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
@@ -114,6 +113,10 @@ class RemoteJWKS:
         if self._last_attempt is not None and now - self._last_attempt < interval:
             return
         self._last_attempt = now
+        # Imported on the first fetch: a server with a key file (StaticJWKS) never needs httpx,
+        # and its import is a tenth of the MCP server's cold start.
+        import httpx
+
         try:
             async with httpx.AsyncClient(timeout=self.timeout) as client:
                 response = await client.get(self.url, headers={"Accept": "application/json"})

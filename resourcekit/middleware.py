@@ -21,7 +21,6 @@ from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import TokenVerifier
 from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE
 from starlette.authentication import AuthCredentials
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from resourcekit import access
@@ -29,6 +28,7 @@ from resourcekit.jsonrpc import buffer_body, called_tools, header_tool, requests
 from resourcekit.jwks import KeySetUnavailable
 from servicekit.bearer import bearer_token
 from servicekit.bodies import BodyTooLarge, read_body
+from servicekit.headers import request_headers
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class BearerAuthMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
+        headers = request_headers(scope)
         token = bearer_token(headers.get("authorization"))
         access.note(scope, rpc_method=headers.get("mcp-method"))
         if token is None:
@@ -113,11 +113,11 @@ class BearerAuthMiddleware:
             return
         tools = header_tool(headers)
         if self.tool_scopes and scope["method"] == "POST":
-            buffered = await buffer_body(receive, send, self.max_body_size)
+            buffered = await buffer_body(scope, receive, send, self.max_body_size)
             if buffered is None:
                 return
-            body, receive = buffered
-            messages = requests_in(body)
+            receive = buffered.receive
+            messages = buffered.requests()
             # The body decides too: a header naming a harmless tool must not hide the one called.
             tools += called_tools(messages)
             methods = [m for m in (message.get("method") for message in messages) if m]
@@ -145,7 +145,7 @@ class BearerAuthMiddleware:
         return needed
 
     async def _challenge_scopes(
-        self, scope: Scope, receive: Receive, headers: Headers
+        self, scope: Scope, receive: Receive, headers: Mapping[str, str]
     ) -> list[str]:
         """The scopes a 401 names (MCP authorization, "Scope Selection Strategy"), at small cost.
 

@@ -4,17 +4,27 @@
 signature against the issuer's JWKS, ``iss``, ``exp``/``nbf``/``iat`` with a small leeway,
 ``token_use=access``, an optional client-id allow-list, and audience binding: ``aud`` equals the
 resource's canonical URI, or a scope is ``<resource>/<name>``.
+
+A token that passed is remembered, by the SHA-256 digest of its text, until it expires: a client
+sends the same token on every call until it refreshes it, and re-checking an RSA signature costs
+more than the rest of the request's own work. A remembered token is accepted again only while the
+key that signed it is still the one its key source serves under that ``kid``, so a key withdrawn
+from the issuer's JWKS ends every token it signed as soon as the key set is refreshed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
+from joserfc.jwk import RSAKey
 from mcp.server.auth.provider import AccessToken, TokenVerifier
 
 from resourcekit.jwks import KeySource
@@ -22,6 +32,9 @@ from resourcekit.jwks import KeySource
 logger = logging.getLogger(__name__)
 
 ALGORITHM = "RS256"
+# Verified tokens remembered at once (least recently used first out): a few MB at most, far more
+# tokens than one instance sees in an hour.
+VERIFIED_CACHE_SIZE = 1024
 
 
 class InvalidToken(Exception):
@@ -44,6 +57,21 @@ def is_bound_to_resource(claims: Mapping[str, Any], resource: str, scopes: Colle
     return any(f"{resource}/{name}" in granted for name in scopes)
 
 
+@dataclass(frozen=True)
+class _Verified:
+    """A token that passed every check, and what must still hold for it to pass again."""
+
+    access_token: AccessToken
+    kid: str
+    key: RSAKey
+    expires_at: int
+
+
+def token_digest(token: str) -> bytes:
+    """The cache key of a token: its SHA-256 digest, so no cache holds a token as its key."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+
+
 class CognitoTokenVerifier(TokenVerifier):
     """Verifies Cognito access tokens (JWT, RFC 9068-like) issued for one MCP resource.
 
@@ -62,6 +90,7 @@ class CognitoTokenVerifier(TokenVerifier):
         allowed_client_ids: Collection[str] | None = None,
         leeway: int = 30,
         clock: Callable[[], float] = time.time,
+        cache_size: int = VERIFIED_CACHE_SIZE,
     ) -> None:
         self.issuer = issuer
         self.resource = resource
@@ -70,6 +99,9 @@ class CognitoTokenVerifier(TokenVerifier):
         self.allowed_client_ids = frozenset(allowed_client_ids) if allowed_client_ids else None
         self.leeway = leeway
         self._clock = clock
+        self.cache_size = cache_size
+        # Verified tokens by digest, least recently used first (bounded by ``cache_size``).
+        self.remembered: OrderedDict[bytes, _Verified] = OrderedDict()
 
     async def verify_token(self, token: str) -> AccessToken | None:
         """The SDK ``TokenVerifier`` method: the verified token, or ``None`` if it is refused.
@@ -85,10 +117,14 @@ class CognitoTokenVerifier(TokenVerifier):
 
     async def verify(self, token: str) -> AccessToken:
         """Verify ``token`` and return it as an SDK ``AccessToken``; raise :class:`InvalidToken`."""
-        claims = await self._verified_claims(token)
+        digest = token_digest(token)
+        remembered = await self._remembered(digest)
+        if remembered is not None:
+            return remembered
+        claims, kid, key = await self._verified_claims(token)
         self._check_claims(claims)
         granted = str(claims.get("scope", "")).split()
-        return AccessToken(
+        access_token = AccessToken(
             token=token,
             client_id=str(claims["client_id"]),
             scopes=granted,
@@ -97,9 +133,38 @@ class CognitoTokenVerifier(TokenVerifier):
             subject=str(claims["sub"]),
             claims=dict(claims),
         )
+        self._remember(digest, _Verified(access_token, kid, key, int(claims["exp"])))
+        return access_token
 
-    async def _verified_claims(self, token: str) -> Mapping[str, Any]:
-        """RFC 7515 §5.2: pick the key by ``kid`` and check the RS256 signature."""
+    async def _remembered(self, digest: bytes) -> AccessToken | None:
+        """The token verified earlier under ``digest``, if it would still pass every check.
+
+        The claims cannot have changed (the digest covers the whole signed token); what can is
+        the time, judged as :meth:`_check_claims` judges ``exp`` (RFC 7519 §4.1.4, same leeway),
+        and the key set, asked again for the ``kid`` (RFC 7515 §4.1.4): the key must be the very
+        one that verified the signature.
+        """
+        entry = self.remembered.get(digest)
+        if entry is None:
+            return None
+        if entry.expires_at < int(self._clock()) - self.leeway:
+            del self.remembered[digest]
+            return None
+        if await self.keys.get_key(entry.kid) is not entry.key:
+            self.remembered.pop(digest, None)
+            return None
+        self.remembered.move_to_end(digest)
+        return entry.access_token
+
+    def _remember(self, digest: bytes, entry: _Verified) -> None:
+        self.remembered[digest] = entry
+        self.remembered.move_to_end(digest)
+        while len(self.remembered) > self.cache_size:
+            self.remembered.popitem(last=False)
+
+    async def _verified_claims(self, token: str) -> tuple[Mapping[str, Any], str, RSAKey]:
+        """RFC 7515 §5.2: pick the key by ``kid`` and check the RS256 signature; the claims, the
+        ``kid`` and the key that verified them."""
         try:
             header = jws.extract_compact(token.encode("ascii")).headers()
         except (JoseError, ValueError, UnicodeError) as exc:
@@ -119,7 +184,7 @@ class CognitoTokenVerifier(TokenVerifier):
         if key is None:
             raise InvalidToken(f"unknown signing key {kid!r}")
         try:
-            return jwt.decode(token, key, algorithms=[ALGORITHM]).claims
+            return jwt.decode(token, key, algorithms=[ALGORITHM]).claims, kid, key
         except (JoseError, ValueError) as exc:
             raise InvalidToken(f"signature or payload invalid ({type(exc).__name__})") from None
 

@@ -45,6 +45,12 @@ PROVIDED_BY_RUNTIME = frozenset({"boto3", "botocore"})
 RUNTIME_MODULES = frozenset({"snapshot_restore_py"})
 # Never shipped: the local stand-ins and the tooling that tests use.
 FORBIDDEN = frozenset({"devstack", "moto", "boto3", "botocore", "pytest", "tests"})
+# Distributions a dependency requires that no Lambda handler runs: uvicorn serves only a local
+# server (the SDK imports it inside MCPServer.run(); sse_starlette patches its shutdown hook only
+# if it is importable) and click only httpx's command line (httpx does without it). Left out
+# unless first-party code imports them; tests/infra/test_build_lambdas.py serves a tool call with
+# both unimportable.
+NOT_RUN_ON_LAMBDA = ("uvicorn", "click")
 # A fixed timestamp makes the zip depend only on its contents.
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
@@ -183,6 +189,23 @@ def copy_package(package: str, target: Path) -> None:
         shutil.copy2(source, target / source.name)
 
 
+def trim(tree: Path, keep: set[str]) -> None:
+    """Remove what a Lambda never reads from an installed tree: the wheels' own test suites,
+    type stubs (``.pyi``), the install ``RECORD`` (pip's uninstall list; ``importlib.metadata``
+    reads ``METADATA``), and the :data:`NOT_RUN_ON_LAMBDA` distributions not in ``keep``."""
+    for name in NOT_RUN_ON_LAMBDA:
+        if name in keep:
+            continue
+        shutil.rmtree(tree / name, ignore_errors=True)
+        for info in tree.glob(f"{name}-*.dist-info"):
+            shutil.rmtree(info)
+    for directory in sorted(tree.glob("*/**/"), reverse=True):
+        if directory.name in ("tests", "test") and directory.is_dir():
+            shutil.rmtree(directory)
+    for file in [*tree.rglob("*.pyi"), *tree.glob("*.dist-info/RECORD")]:
+        file.unlink()
+
+
 def write_zip(tree: Path, path: Path) -> tuple[int, int]:
     """Zip ``tree`` reproducibly; return the number of files and their unpacked size."""
     files = sorted(p for p in tree.rglob("*") if p.is_file())
@@ -207,6 +230,7 @@ def build(name: str, out: Path) -> Artifact:
         pip_install(distributions_for(external), tree, Path(scratch))
         # Console scripts of the wheels: nothing on Lambda runs them.
         shutil.rmtree(tree / "bin", ignore_errors=True)
+        trim(tree, external)
         for package in sorted(packages):
             copy_package(package, tree)
         shipped = {entry.name for entry in tree.iterdir()}

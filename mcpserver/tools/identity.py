@@ -26,23 +26,26 @@ class Identity(BaseModel):
     resource: str | None
 
 
+async def whoami() -> Identity:
+    """The signed-in user and client as this server sees them: subject, username, groups,
+    client id, granted scopes and the resource the token is bound to."""
+    # A coroutine: it only reads the verified token, so the SDK runs it on the event loop instead
+    # of handing it to a worker thread (a sync tool costs a thread hop per call).
+    token = get_access_token()
+    if token is None:
+        raise ToolError("This request carries no verified access token.")
+    claims = token.claims or {}
+    groups = claims.get("cognito:groups")
+    return Identity(
+        subject=token.subject,
+        username=claims.get("username"),
+        groups=[str(g) for g in groups] if isinstance(groups, list) else [],
+        client_id=token.client_id,
+        scopes=token.scopes,
+        resource=token.resource,
+    )
+
+
 def register(server: MCPServer) -> None:
     """Add ``whoami`` to ``server``."""
-
-    @server.tool(annotations=WHOAMI_ANNOTATIONS)
-    def whoami() -> Identity:
-        """The signed-in user and client as this server sees them: subject, username, groups,
-        client id, granted scopes and the resource the token is bound to."""
-        token = get_access_token()
-        if token is None:
-            raise ToolError("This request carries no verified access token.")
-        claims = token.claims or {}
-        groups = claims.get("cognito:groups")
-        return Identity(
-            subject=token.subject,
-            username=claims.get("username"),
-            groups=[str(g) for g in groups] if isinstance(groups, list) else [],
-            client_id=token.client_id,
-            scopes=token.scopes,
-            resource=token.resource,
-        )
+    server.tool(annotations=WHOAMI_ANNOTATIONS)(whoami)

@@ -80,3 +80,13 @@ def test_native_code_is_built_for_arm64(built: tuple[Path, str], deployable: str
             part for library in libraries for part in library.split(".") if "cpython-" in part
         }
         assert all("cpython-313" in part for part in python_versions), python_versions
+
+
+def test_the_mcpserver_zip_ships_nothing_a_lambda_never_reads(built: tuple[Path, str]) -> None:
+    out, _ = built
+    members = names(out / "mcpserver.zip")
+    top_level = {member.split("/")[0] for member in members}
+    assert not {name for name in top_level if name.split("-")[0] in ("uvicorn", "click")}
+    assert not [m for m in members if m.endswith(".pyi") or m.endswith(".dist-info/RECORD")]
+    assert not [m for m in members if {"tests", "test"} & set(m.split("/")[1:-1])]
+    assert "mcp/server/mcpserver/server.py" in members

@@ -5,14 +5,16 @@ integrations for HTTP APIs") and Function URLs ("Invoking Lambda function URLs")
 serves several invocations in a row, as a warm execution environment does.
 """
 
+import asyncio
 import base64
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.types import Message
 
-from mcpserver.aws_lambda import build_handler, without_stage
+from mcpserver.aws_lambda import LambdaApp, build_handler, without_stage
 from mcpserver.settings import Settings
 
 API_HOST = "a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com"
@@ -201,3 +203,40 @@ def test_without_stage() -> None:
     assert without_stage(event, "/prod/mcp") is event
     unstaged = http_api_event("GET", "/mcp")
     assert without_stage(unstaged, "/mcp") is unstaged
+
+
+def test_the_application_is_started_once_per_execution_environment(
+    jwks_file: str, tokens: Any, jwks_server: Any
+) -> None:
+    """Started (and its transport primed) when the handler is built, in the init phase, and never
+    stopped between invocations: Mangum runs no lifespan per invocation."""
+    mcp_url = f"https://{API_HOST}/mcp"
+    handler = build_handler(Settings.from_env(lambda_env(mcp_url, jwks_file, jwks_server.issuer)))
+    assert isinstance(handler, LambdaApp)
+    token = tokens.access(scope=f"{mcp_url}/read")
+    for _ in range(2):
+        assert (
+            handler(http_api_event("POST", "/mcp", **tools_list(token)), None)["statusCode"] == 200
+        )
+    # Between invocations the SDK's session managers still run: the transport answers directly.
+    answers: list[Message] = []
+
+    async def send(message: Message) -> None:
+        answers.append(message)
+
+    async def receive() -> Message:
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"}).encode()
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/mcp",
+        "headers": [
+            (b"host", API_HOST.encode()),
+            (b"content-type", b"application/json"),
+            (b"accept", b"application/json, text/event-stream"),
+        ],
+    }
+    asyncio.get_event_loop().run_until_complete(handler.app.state.transport(scope, receive, send))
+    assert answers[0]["status"] == 200

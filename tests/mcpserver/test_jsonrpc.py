@@ -3,7 +3,7 @@ import json
 import pytest
 from starlette.types import Message, Receive
 
-from resourcekit.jsonrpc import called_tools, replay, requests_in
+from resourcekit.jsonrpc import NOT_JSON, buffer_body, called_tools, replay, requests_in
 from servicekit.bodies import BodyTooLarge, read_body
 
 
@@ -54,3 +54,38 @@ def test_envelope_problems() -> None:
     assert envelope_problem(b"[]") == "JSON-RPC batches are not supported"
     assert envelope_problem(b'{"jsonrpc": "2.0", "id": 1.5, "method": "ping"}') is not None
     assert envelope_problem(b'{"jsonrpc": "2.0", "id": 1, "result": {}, "error": {}}') is not None
+
+
+async def never_send(message: Message) -> None:
+    raise AssertionError(f"nothing is answered: {message}")
+
+
+async def test_layers_share_one_read_and_one_parse_of_the_body() -> None:
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "whoami"}}
+    scope: dict[str, object] = {"type": "http"}
+    first = await buffer_body(scope, chunks(json.dumps(call).encode()), never_send, 100)
+    assert first is not None
+    # A later layer handed the replaying receive reads nothing and parses nothing again.
+    again = await buffer_body(scope, first.receive, never_send, 100)
+    assert again is first
+    assert first.decoded is again.decoded
+    assert again.requests() == [call]
+    # The app behind them still gets the body once, then the client's disconnect.
+    assert await again.receive() == {
+        "type": "http.request",
+        "body": json.dumps(call).encode(),
+        "more_body": False,
+    }
+    assert await again.receive() == {"type": "http.disconnect"}
+
+
+async def test_a_receive_that_is_not_the_replay_is_read_again() -> None:
+    scope: dict[str, object] = {"type": "http"}
+    first = await buffer_body(scope, chunks(b"not json"), never_send, 100)
+    assert first is not None
+    assert first.decoded is NOT_JSON
+    assert first.requests() == []
+    other = await buffer_body(scope, chunks(b"[]"), never_send, 100)
+    assert other is not None
+    assert other is not first
+    assert other.decoded == []

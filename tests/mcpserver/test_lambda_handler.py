@@ -3,8 +3,16 @@
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
+
+from joserfc import jwt
+from mcp.types import (
+    CLIENT_CAPABILITIES_META_KEY,
+    CLIENT_INFO_META_KEY,
+    PROTOCOL_VERSION_META_KEY,
+)
 
 INVOKE = """
 import json, sys, types
@@ -73,3 +81,87 @@ def test_a_misconfigured_function_fails_its_init_naming_the_variable() -> None:
     result = run({"ISSUER": "https://mcp.example.com"})
     assert result.returncode != 0
     assert "SettingsError: MCP_URL: is required" in result.stderr
+
+
+WITHOUT_LOCAL_SERVER = """
+import importlib.abc, sys
+
+class Refuse(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in ("uvicorn", "click"):
+            raise ImportError(f"{name} is not shipped")
+        return None
+
+sys.meta_path.insert(0, Refuse())
+"""
+
+
+def test_a_tool_call_is_served_without_uvicorn_or_click(tmp_path: Path, signing_key: Any) -> None:
+    """scripts/build_lambdas.py leaves both out of mcpserver.zip: the handler must not need them."""
+    mcp_url = "https://mcp.example.com/mcp"
+    issuer = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123"
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [signing_key.as_dict(private=False)]}))
+    now = int(time.time())
+    claims = {
+        "sub": "s-1",
+        "iss": issuer,
+        "client_id": "c-1",
+        "token_use": "access",
+        "scope": f"{mcp_url}/read",
+        "exp": now + 600,
+        "iat": now,
+        "username": "demo",
+    }
+    token = jwt.encode({"alg": "RS256", "kid": signing_key.kid}, claims, signing_key)
+    meta = {
+        PROTOCOL_VERSION_META_KEY: "2026-07-28",
+        CLIENT_INFO_META_KEY: {"name": "test", "version": "0"},
+        CLIENT_CAPABILITIES_META_KEY: {},
+    }
+    call = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "whoami", "arguments": {}, "_meta": meta},
+    }
+    event = {
+        **EVENT,
+        "rawPath": "/mcp",
+        "headers": {
+            "host": "mcp.example.com",
+            "authorization": f"Bearer {token}",
+            "content-type": "application/json",
+            "accept": "application/json, text/event-stream",
+            "mcp-protocol-version": "2026-07-28",
+            "mcp-method": "tools/call",
+            "mcp-name": "whoami",
+        },
+        "requestContext": {
+            **EVENT["requestContext"],
+            "http": {**EVENT["requestContext"]["http"], "method": "POST", "path": "/mcp"},
+        },
+        "body": json.dumps(call),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_LOCAL_SERVER + INVOKE],
+        input=json.dumps(event),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "MCP_URL": mcp_url,
+            "ISSUER": "https://mcp.example.com",
+            "USER_POOL_ID": "eu-west-1_AbCdEf123",
+            "MCP_SESSION_SECRET": "s" * 40,
+            "MCP_JWKS_FILE": str(jwks),
+        },
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    response = json.loads(result.stdout)
+    assert response["statusCode"] == 200
+    answer = json.loads(response["body"])["result"]
+    assert not answer.get("isError")
+    assert answer["structuredContent"]["subject"] == "s-1"

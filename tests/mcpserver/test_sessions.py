@@ -63,3 +63,23 @@ def test_request_state_follows_the_ring() -> None:
     keys[0] = (NEW,)
     with pytest.raises(InvalidRequestState):
         codec.unseal(sealed_before)
+
+
+def test_mcp_session_hijacking_a_remembered_id_is_refused_once_its_key_is_removed() -> None:
+    keys = [(OLD,)]
+    ids = SessionIds(KeyRing(lambda: keys[0], max_age=0), RESOURCE)
+    session_id = ids.issue("alice")
+    assert ids.is_valid(session_id, "alice")
+    assert ids.is_valid(session_id, "alice")  # remembered
+    assert not ids.is_valid(session_id, "bob")  # remembered for alice only
+    keys[0] = (NEW,)
+    assert not ids.is_valid(session_id, "alice")
+
+
+def test_remembered_session_ids_are_bounded() -> None:
+    ids = SessionIds(SECRET, RESOURCE, cache_size=2)
+    issued = [ids.issue(subject) for subject in ("alice", "bob", "carol")]
+    for subject, session_id in zip(("alice", "bob", "carol"), issued, strict=True):
+        assert ids.is_valid(session_id, subject)
+    assert ids.is_valid(issued[0], "alice")  # forgotten, so verified again
+    assert not ids.is_valid(issued[0], "carol")

@@ -214,3 +214,15 @@ def backing_secrets(stack: Stack) -> list[str]:
         for d in described
         if "ClientSecret" in d["UserPoolClient"]
     ]
+
+
+def test_the_time_of_a_line_reads_as_formattime_writes_it_across_seconds() -> None:
+    formatter = JSONFormatter()
+    for created in (1_800_000_000.001, 1_800_000_000.999, 1_800_000_001.5, 1_799_999_999.25):
+        record = logging.makeLogRecord(
+            {"msg": "x", "created": created, "msecs": created % 1 * 1000}
+        )
+        expected = formatter.formatTime(record, "%Y-%m-%dT%H:%M:%S.{ms:03d}%z").format(
+            ms=int(record.msecs)
+        )
+        assert json.loads(formatter.format(record))["time"] == expected
