@@ -122,7 +122,9 @@ class BearerAuthMiddleware:
             tools += called_tools(messages)
             methods = [m for m in (message.get("method") for message in messages) if m]
             access.note(scope, rpc_method=" ".join(map(str, methods)) or None)
-        access.note(scope, tool=" ".join(tools) or None)
+        access.note(
+            scope, tool=" ".join(dict.fromkeys(tools)) or None
+        )  # header and body may both name it
         needed = self._needed(tools)
         missing = [s for s in needed if s not in access_token.scopes]
         if missing:
