@@ -48,8 +48,16 @@ def test_prints_each_artifact_with_its_sizes(built: tuple[Path, str]) -> None:
 @pytest.mark.parametrize(
     ("deployable", "needs"),
     [
-        ("authproxy", ["authproxy/lambda_handler.py", "mangum/__init__.py"]),
-        ("mcpserver", ["mcpserver/lambda_handler.py", "mangum/__init__.py", "mcp/__init__.py"]),
+        ("authproxy", ["authproxy/lambda_handler.py", "mangum/__init__.py", "sniffio/__init__.py"]),
+        (
+            "mcpserver",
+            [
+                "mcpserver/lambda_handler.py",
+                "mangum/__init__.py",
+                "mcp/__init__.py",
+                "sniffio/__init__.py",
+            ],
+        ),
     ],
 )
 def test_artifact_holds_its_package_and_dependencies_only(
