@@ -49,9 +49,13 @@ PROVIDED_BY_RUNTIME = frozenset({"boto3", "botocore"})
 # Modules the runtime provides whether or not they are installed here. A bundled copy of the
 # SnapStart hooks module would shadow the runtime's, whose registered hooks are the ones it runs.
 RUNTIME_MODULES = frozenset({"snapshot_restore_py"})
-# Importable on the runtime without shipping them: boto3 and its dependencies, the runtime's own.
+# Importable on the runtime without shipping them: boto3 and its dependencies, the runtime's own,
+# and standard-library modules added after the building Python's version (3.12, 3.13), which
+# ``sys.stdlib_module_names`` here does not list.
 RUNTIME_PACKAGES = RUNTIME_MODULES | frozenset(
     {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six", "awslambdaric"}
+    | {"_interpreters", "_interpqueues", "_interpchannels", "_colorize", "_pyrepl", "_sysconfig"}
+    | {"_opcode_metadata", "_suggestions", "_android_support", "_apple_support", "_ios_support"}
 )
 # Shipped though no import of ours names them: httpcore (under httpx) imports sniffio on every
 # request to learn the async library, and each failed import, without it, costs about 150 µs.
