@@ -16,22 +16,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 # botocore's session is not safe to create clients from in several threads at once; the endpoints
 # reach the clients from worker threads.
 _LOCK = threading.Lock()
-_SESSION: list[Any] = []
 
 
+@cache
 def _session() -> Any:
     # One session per process, as boto3's default session: its loaders and credential lookup are
-    # shared by every client.
-    if not _SESSION:
-        from botocore.session import get_session
+    # shared by every client. Called under _LOCK.
+    from botocore.session import get_session
 
-        _SESSION.append(get_session())
-    return _SESSION[0]
+    return get_session()
 
 
 class LazyClient:
