@@ -17,7 +17,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
-from servicekit import logs
+from servicekit import aws, logs
 from servicekit.keys import KeyRing, key_ring, refresh_after_restore
 
 from . import authorize, error_handlers, flight, metadata, registration, token
@@ -123,5 +123,10 @@ def create_app(
 
 def create_lambda_handler(settings: Settings) -> Mangum:
     """The façade behind Mangum. Its lifespan is off: nothing needs startup or shutdown, and the
-    HTTP client to Cognito lives as long as the execution environment."""
-    return Mangum(create_app(settings), lifespan="off")
+    HTTP client to Cognito lives as long as the execution environment. The AWS clients are made
+    on first use, so a cold start answering metadata does not load them; under SnapStart they are
+    made before the snapshot, so no restored environment pays for them on a request."""
+    app = create_app(settings)
+    state: AppState = app.state.authproxy
+    aws.before_snapshot(state.registrar.store.connect, state.registrar.admin.connect)
+    return Mangum(app, lifespan="off")

@@ -341,6 +341,12 @@ class Registrar:
             raise management_token_refused()
         return registration
 
+    def cached_backing_credentials(self, backing_client_id: str) -> tuple[str, str] | None:
+        """The backing client's id and secret if already in memory: no I/O, so the event loop
+        may call it without a worker thread."""
+        secret = self._secrets.get(backing_client_id)
+        return None if secret is None else (backing_client_id, secret)
+
     def backing_credentials(self, backing_client_id: str) -> tuple[str, str]:
         """The backing client's id and secret, from memory, the sealed copy, or Cognito."""
         secret = self._secrets.get(backing_client_id)
@@ -355,11 +361,16 @@ class Registrar:
             self._secrets[backing_client_id] = secret
         return backing_client_id, secret
 
+    @staticmethod
+    def touch_due(registration: Registration) -> bool:
+        """Whether :meth:`touch` would write: the use is recorded at most hourly."""
+        last_used = registration.last_used_at
+        return last_used is None or int(time.time()) - last_used >= TOUCH_INTERVAL
+
     def touch(self, registration: Registration) -> None:
         """Record that the registration is used (it no longer expires), at most hourly."""
-        now = int(time.time())
-        if registration.last_used_at is None or now - registration.last_used_at >= TOUCH_INTERVAL:
-            self.store.touch_registration(registration.client_id, now)
+        if self.touch_due(registration):
+            self.store.touch_registration(registration.client_id, int(time.time()))
 
     # RFC 7592 management and operator actions
 

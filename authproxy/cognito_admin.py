@@ -1,4 +1,4 @@
-"""The Cognito admin API adapter (boto3 ``cognito-idp``): backing app clients (design D4).
+"""The Cognito admin API adapter (botocore ``cognito-idp``): backing app clients (design D4).
 
 Everything the façade asks of Cognito's control plane goes through :class:`CognitoAdmin`, so the
 rules Cognito enforces (name pattern, callback and scope limits, rate limits) are met in one place
@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
+from servicekit import aws
 from servicekit.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -38,9 +37,11 @@ ROTATION_UNAVAILABLE = frozenset({"FeatureUnavailableInTierException", "InvalidP
 # One retry, then the caller answers 503 with Retry-After: a registration request should not hang
 # on Cognito's 5-per-second-per-pool limit, and botocore counts LimitExceededException (here the
 # app-client quota, which no retry fixes) as throttling.
-_BOTO_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5, read_timeout=10
-)
+_BOTO_CONFIG = {
+    "retries": {"mode": "standard", "max_attempts": 2},
+    "connect_timeout": 5,
+    "read_timeout": 10,
+}
 
 
 _METRICS = Metrics("authproxy")
@@ -126,11 +127,19 @@ class CognitoAdmin:
         client: Any | None = None,
     ) -> None:
         self.user_pool_id = user_pool_id
-        self._idp = client or boto3.client(
-            "cognito-idp", region_name=region, endpoint_url=endpoint_url, config=_BOTO_CONFIG
+        self._client = aws.LazyClient(
+            "cognito-idp", region, endpoint_url=endpoint_url, config=_BOTO_CONFIG, client=client
         )
         # None until the pool tells us whether it offers refresh-token rotation.
         self._rotation: bool | None = None
+
+    @property
+    def _idp(self) -> Any:
+        return self._client.connect()
+
+    def connect(self) -> None:
+        """Make the ``cognito-idp`` client now rather than on first use (before a snapshot)."""
+        self._client.connect()
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         started = time.perf_counter()

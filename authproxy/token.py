@@ -110,6 +110,15 @@ def _token_response(body: dict[str, Any]) -> JSONResponse:
     return JSONResponse(body, headers=NO_STORE)
 
 
+async def _backing_credentials(state: AppState, backing_client_id: str) -> tuple[str, str]:
+    """The backing client's credentials: from memory on the event loop (a thread-pool hop costs
+    far more than the lookup), else read from the store or Cognito in a worker thread."""
+    cached = state.registrar.cached_backing_credentials(backing_client_id)
+    if cached is not None:
+        return cached
+    return await run_in_threadpool(state.registrar.backing_credentials, backing_client_id)
+
+
 async def _forward(
     state: AppState, registration: Registration, backing_client_id: str, form: dict[str, str]
 ) -> UpstreamResponse:
@@ -117,10 +126,9 @@ async def _forward(
     answered, its code or refresh token is spent, so nothing after that may fail the request and
     throw the tokens away. A store failure here is a 503 the client can retry with the grant it
     still holds; a grant Cognito then refuses was still this registration's (sealed for it)."""
-    await run_in_threadpool(state.registrar.touch, registration)
-    client_id, secret = await run_in_threadpool(
-        state.registrar.backing_credentials, backing_client_id
-    )
+    if state.registrar.touch_due(registration):
+        await run_in_threadpool(state.registrar.touch, registration)
+    client_id, secret = await _backing_credentials(state, backing_client_id)
     try:
         upstream = await state.upstream.token({**form, "client_id": client_id}, client_id, secret)
     except UpstreamUnavailable as exc:
@@ -302,9 +310,7 @@ async def revoke(request: Request) -> Response:
     flight.note(request, flow_id=envelope.get("flow_id") or None)
     if envelope.get("client_id") != registration.client_id:
         raise invalid_grant("token was issued to another client")
-    backing_id, backing_secret = await run_in_threadpool(
-        state.registrar.backing_credentials, envelope["backing_client_id"]
-    )
+    backing_id, backing_secret = await _backing_credentials(state, envelope["backing_client_id"])
     try:
         upstream = await state.upstream.revoke(
             envelope["refresh_token"], backing_id, backing_secret

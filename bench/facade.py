@@ -29,6 +29,7 @@ import httpx
 from load import serving
 
 from devstack.stack import FAKE_AWS
+from mcpserver.server import SCOPE_DESCRIPTIONS
 from support.oauth import obtain_code, token_request
 from support.serving import free_port
 from support.stack import Stack
@@ -86,7 +87,7 @@ def facade_stack() -> Iterator[Stack]:
             "AUTHPROXY_STORE": f"sqlite:///{Path(scratch) / 'authproxy.db'}",
             "AUTHPROXY_SECRET_KEY": secrets.token_urlsafe(32),
             "AUTHPROXY_RESOURCES": json.dumps(
-                [{"resource": mcp_url, "scopes": ["read", "write"], "default_scopes": ["read"]}]
+                [{"resource": mcp_url, "scopes": SCOPE_DESCRIPTIONS, "default_scopes": ["read"]}]
             ),
             "AUTHPROXY_LOG_LEVEL": "WARNING",
         }

@@ -3,15 +3,16 @@ or the bare SDK's), so this file imports only the standard library and ``scripts
 
     python bench/probe.py cold MODULE EVENTS.json       # import the handler, answer the first event
     python bench/probe.py warm MODULE EVENTS.json N     # first tool call after init, then N warm
-    python bench/probe.py artifact REQUIREMENTS MODULE OUT.zip
+    python bench/probe.py artifact REQUIREMENTS MODULE TREE
 
 ``cold`` and ``warm`` time a Lambda handler in this fresh interpreter from the first import of its
 module: ``cold`` answers ``first`` (the first request a client sends on that wire revision);
 ``warm`` is a SnapStart-style restore (the module is imported and its app built, as in the init
 phase a snapshot is taken after, then the first event is a tool call) followed by ``N`` warm tool
-calls. A call that raises or answers 5xx is reported, not retried. ``artifact`` zips what a
-Lambda deployment of a peer ships (its module and a pip-target install of its requirements for the
-Lambda runtime), the way ``scripts/build_lambdas.py`` builds ours. Each prints one JSON line.
+calls. A call that raises or answers 5xx is reported, not retried. ``artifact`` installs into TREE
+what a Lambda deployment of a peer ships (its module and a pip-target install of its requirements
+for the Lambda runtime), the way ``scripts/build_lambdas.py`` installs ours; ``compare.py`` zips it
+with the same writer as ours. Each prints one JSON line.
 """
 
 from __future__ import annotations
@@ -87,23 +88,21 @@ def warm(module: str, events: dict[str, Any], calls: int) -> dict[str, Any]:
     return report
 
 
-def artifact(requirements: Path, module: str, out: Path) -> dict[str, Any]:
+def artifact(requirements: Path, module: str, tree: Path) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT / "scripts"))
-    from build_lambdas import pip_install, write_zip
+    from build_lambdas import pip_install
 
     wanted = {}
     for line in requirements.read_text().split():
         name, _, version = line.partition("==")
         if name != "uvicorn":  # the local server; a Lambda does not ship it
             wanted[name] = version
+    tree.mkdir(parents=True)
     with tempfile.TemporaryDirectory(prefix="bench-artifact-") as scratch:
-        tree = Path(scratch) / "tree"
-        tree.mkdir()
         pip_install(wanted, tree, Path(scratch))
-        shutil.rmtree(tree / "bin", ignore_errors=True)
-        shutil.copy2(Path(importlib.util.find_spec(module).origin), tree)
-        files, unpacked = write_zip(tree, out)
-    return {"zipped": out.stat().st_size, "unpacked": unpacked, "files": files}
+    shutil.rmtree(tree / "bin", ignore_errors=True)
+    shutil.copy2(Path(importlib.util.find_spec(module).origin), tree)
+    return {"files": sum(1 for path in tree.rglob("*") if path.is_file())}
 
 
 def main(argv: list[str]) -> None:

@@ -240,14 +240,16 @@ def read_secret_keys(arn: str, variable: str, *, min_length: int) -> tuple[str, 
     The region comes from the ARN (``arn:aws:secretsmanager:<region>:…``); a bare name uses the
     default region.
     """
-    import boto3  # deferred: deployments that set the key directly skip boto3's import cost
+    # Deferred: deployments that set the key directly skip botocore's import cost.
     from botocore.exceptions import BotoCoreError, ClientError
+
+    from servicekit import aws
 
     parts = arn.split(":")
     in_region = parts[3] if len(parts) > 3 and parts[0] == "arn" else None
     keys: list[str] = []
     try:
-        client = boto3.client("secretsmanager", region_name=in_region)
+        client = aws.LazyClient("secretsmanager", in_region).connect()
         for stage in SECRET_STAGES:
             try:
                 response = client.get_secret_value(SecretId=arn, VersionStage=stage)

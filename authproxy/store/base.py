@@ -5,7 +5,7 @@ more registrations use. Secrets are never stored in the clear: client secrets an
 access tokens as SHA-256 digests (they are 256-bit random values, so a plain digest is enough and
 survives key rotation), backing-client secrets encrypted with the deployment key.
 
-Stores are synchronous adapters (sqlite3, boto3); the endpoints call them from a worker thread.
+Stores are synchronous adapters (sqlite3, botocore); the endpoints call them from a worker thread.
 """
 
 from __future__ import annotations
@@ -161,5 +161,9 @@ class Store(Protocol):
         the mark stands. One conditional insert, so it holds across instances and processes; the
         mark is forgotten once expired (DynamoDB TTL on ``expires_at``). Used to make the sealed
         authorization ``state`` single use (design D11)."""
+
+    def connect(self) -> None:
+        """Make what the first request would otherwise make (an AWS client): called before a
+        SnapStart snapshot, so a restored environment does not pay for it."""
 
     def close(self) -> None: ...

@@ -16,8 +16,9 @@ import json
 import time
 from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
+
+from servicekit import aws
 
 from .base import (
     BackingClient,
@@ -119,14 +120,22 @@ class DynamoDBStore:
 
     def __init__(self, table: str, client: Any | None = None, region: str | None = None) -> None:
         self.table = table
-        self._db = client or boto3.client("dynamodb", region_name=region)
+        self._client = aws.LazyClient("dynamodb", region, client=client)
 
     @classmethod
     def from_url(cls, url: str, region: str | None = None) -> DynamoDBStore:
         return cls(url.removeprefix("dynamodb://"), region=region)
 
+    @property
+    def _db(self) -> Any:
+        return self._client.connect()
+
+    def connect(self) -> None:
+        """Make the DynamoDB client now rather than on first use (before a snapshot)."""
+        self._client.connect()
+
     def close(self) -> None:
-        """Nothing to release: boto3 clients pool their own connections."""
+        """Nothing to release: botocore clients pool their own connections."""
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         """One DynamoDB call; a lost condition is :class:`StoreConflict`, any other failure

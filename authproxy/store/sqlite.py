@@ -79,6 +79,9 @@ class SQLiteStore:
     def from_url(cls, url: str, *, create: bool = True) -> SQLiteStore:
         return cls(url.removeprefix("sqlite:///") or ":memory:", create=create)
 
+    def connect(self) -> None:
+        """Connected when opened: nothing to make ahead of the first request."""
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

@@ -4,6 +4,8 @@ answered by the real handler across warm invocations, cookies and redirects inta
 import base64
 import importlib
 import json
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -240,3 +242,37 @@ def test_misconfiguration_names_the_variable(
     sys.modules.pop("authproxy.lambda_handler", None)
     with pytest.raises(Exception, match="ISSUER"):
         importlib.import_module("authproxy.lambda_handler")
+
+
+COLD_START = """
+import json, sys
+import snapshot_restore_py
+from authproxy.lambda_handler import handler
+event = json.loads(sys.argv[1])
+answered = handler(event, None)["statusCode"]
+loaded = sorted(m for m in ("boto3", "s3transfer", "botocore.client") if m in sys.modules)
+for hook, args, kwargs in snapshot_restore_py.get_before_snapshot():
+    hook(*args, **kwargs)
+print(json.dumps([answered, loaded, "botocore.client" in sys.modules]))
+"""
+
+
+def test_a_cold_start_answers_metadata_without_loading_aws_clients_until_the_snapshot(
+    env: dict[str, str],
+) -> None:
+    """A fresh interpreter answers its first metadata request without importing boto3,
+    s3transfer or botocore's client machinery (about 200 ms of a cold start); the SnapStart
+    before-snapshot hooks then make the clients, so a restored environment has them."""
+    event = alb_event("GET", "/.well-known/oauth-authorization-server")
+    result = subprocess.run(
+        [sys.executable, "-c", COLD_START, json.dumps(event)],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    answered, loaded, made_before_snapshot = json.loads(result.stdout.splitlines()[-1])
+    assert answered == 200
+    assert loaded == []
+    assert made_before_snapshot

@@ -3,13 +3,17 @@ status, and Cognito's failures turned into 503 with Retry-After rather than erro
 would act on."""
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from starlette.concurrency import run_in_threadpool
 
+import authproxy.token
 from support.oauth import obtain_code, token_request
 from support.stack import Stack, local_stack
 
@@ -387,3 +391,27 @@ def test_rfc6749_2_3_1_any_basic_credentials_get_an_oauth_error_never_a_500(
     )
     assert response.status_code in (400, 401), response.text
     assert response.json()["error"] in ("invalid_client", "invalid_request")
+
+
+def test_a_warm_refresh_leaves_the_event_loop_only_for_the_registration_lookup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the backing secret is in memory and the registration's use was recorded this hour,
+    the only blocking work of a refresh is reading the registration: the other steps answer from
+    memory and run on the event loop, with no thread-pool hop."""
+    hops: list[str] = []
+
+    async def recording(func: Callable[..., Any], *args: Any) -> Any:
+        hops.append(func.__name__)
+        return await run_in_threadpool(func, *args)
+
+    with local_stack(tmp_path) as stack:
+        client = register(stack)
+        code, verifier, _ = obtain_code(stack, client)
+        refresh = exchange(stack, client, code, verifier).json()["refresh_token"]
+        monkeypatch.setattr(authproxy.token, "run_in_threadpool", recording)
+        response = token_request(
+            stack.issuer, client, {"grant_type": "refresh_token", "refresh_token": refresh}
+        )
+    assert response.status_code == 200, response.text
+    assert hops == ["authenticate"]
