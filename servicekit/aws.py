@@ -25,7 +25,8 @@ _LOCK = threading.Lock()
 
 
 @cache
-def _session() -> Any:
+def session() -> Any:
+    """The process's one botocore session (what ``boto3``'s default session wraps)."""
     # One session per process, as boto3's default session: its loaders and credential lookup are
     # shared by every client. Called under _LOCK.
     from botocore.session import get_session
@@ -64,7 +65,7 @@ class LazyClient:
         from botocore.config import Config
 
         service, region, endpoint_url, config = self._args
-        return _session().create_client(
+        return session().create_client(
             service,
             region_name=region,
             endpoint_url=endpoint_url,

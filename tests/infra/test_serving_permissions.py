@@ -21,6 +21,7 @@ from cfnlint.decode import cfn_yaml
 from authproxy.store.dynamodb import create_table
 from devstack.cognito import CognitoStandIn
 from devstack.stack import FAKE_AWS
+from servicekit import aws
 from support.oauth import obtain_code, token_request
 from support.stack import Stack, local_stack
 
@@ -55,11 +56,11 @@ class Recorder:
     def start(self) -> None:
         # Clients copy their session's event handlers when created: the stand-in's and the
         # test's own clients, made earlier, are not recorded; the façade's, made next, are.
-        session = boto3._get_default_session()
-        session.events.register("provide-client-params", self.record)
+        # The façade's clients come from servicekit.aws's botocore session.
+        aws.session().register("provide-client-params", self.record)
 
     def stop(self) -> None:
-        boto3._get_default_session().events.unregister("provide-client-params", self.record)
+        aws.session().unregister("provide-client-params", self.record)
 
     def record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         service = model.service_model.signing_name
