@@ -26,7 +26,7 @@ from gateway.sessions import BoundSessions
 from gateway.settings import Settings
 from resourcekit import access
 from resourcekit.jsonrpc import send_json
-from resourcekit.jwks import KeySource, RemoteJWKS, StaticJWKS
+from resourcekit.jwks import key_source
 from resourcekit.metadata import (
     metadata_endpoint,
     metadata_path,
@@ -54,18 +54,11 @@ class OriginCheck:
         await self.app(scope, receive, send)
 
 
-def key_source(settings: Settings) -> KeySource:
-    """The signing keys: a file when ``GATEWAY_JWKS_FILE`` is set, else the issuer's JWKS URL."""
-    if settings.jwks_file:
-        return StaticJWKS.from_file(settings.jwks_file)
-    return RemoteJWKS(settings.jwks_url)
-
-
 def create_app(settings: Settings) -> Starlette:
     """Build the gateway for ``settings``."""
     logs.configure("gateway", settings.log_level)
     logs.configure("resourcekit", settings.log_level)
-    keys = key_source(settings)  # one JWKS cache for every upstream
+    keys = key_source(settings.jwks_file, settings.jwks_url)  # one JWKS cache for every upstream
     http = UpstreamClient(settings.connect_timeout, settings.idle_timeout)
     routes = []
     for upstream in settings.upstreams:

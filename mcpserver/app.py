@@ -24,7 +24,7 @@ from mcpserver.sessions import SessionBindingMiddleware, SessionIds
 from mcpserver.settings import Settings
 from mcpserver.transport import StatelessTransport
 from resourcekit import access
-from resourcekit.jwks import KeySource, RemoteJWKS, StaticJWKS
+from resourcekit.jwks import key_source
 from resourcekit.metadata import (
     WELL_KNOWN,
     metadata_endpoint,
@@ -37,13 +37,6 @@ from resourcekit.verifier import CognitoTokenVerifier
 from servicekit import logs
 
 
-def key_source(settings: Settings) -> KeySource:
-    """The signing keys: a file when ``MCP_JWKS_FILE`` is set, else the issuer's JWKS URL."""
-    if settings.jwks_file:
-        return StaticJWKS.from_file(settings.jwks_file)
-    return RemoteJWKS(settings.jwks_url)
-
-
 def create_app(settings: Settings) -> Starlette:
     """Build the MCP resource server for ``settings``."""
     logs.configure("mcpserver", settings.log_level)
@@ -52,7 +45,7 @@ def create_app(settings: Settings) -> Starlette:
         issuer=settings.cognito_issuer,
         resource=settings.mcp_url,
         scopes=settings.scopes,
-        keys=key_source(settings),
+        keys=key_source(settings.jwks_file, settings.jwks_url),
         allowed_client_ids=settings.allowed_client_ids,
     )
     transport = StatelessTransport(

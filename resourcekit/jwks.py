@@ -132,3 +132,11 @@ class RemoteJWKS:
         logger.info("JWKS fetched", extra={"jwks_url": self.url, "kids": sorted(keys)})
         METRICS.emit("JwksRefreshes", Outcome="fetched")
         self._keys = keys
+
+
+def key_source(jwks_file: str | None, jwks_url: str) -> KeySource:
+    """A resource server's signing keys: a JWK Set file when one is configured (tests, air-gapped
+    hosts), else the issuer's JWKS URL, fetched and cached."""
+    if jwks_file:
+        return StaticJWKS.from_file(jwks_file)
+    return RemoteJWKS(jwks_url)
