@@ -229,6 +229,9 @@ async def _authorization_code(
         "resource": code["resource"],
         "scopes": code["scopes"],
         "flow_id": code.get("flow_id", ""),
+        # The registration instance: a metadata-document client deleted by an operator is
+        # registered afresh under the same client id, and must not inherit these tokens.
+        "registered_at": registration.created_at,
     }
     return _relay(request, "authorization_code", registration, upstream, envelope)
 
@@ -242,6 +245,8 @@ async def _refresh_token(
     flight.note(request, flow_id=envelope.get("flow_id") or None)
     if envelope.get("client_id") != registration.client_id:
         raise invalid_grant("refresh_token was issued to another client")
+    if envelope.get("registered_at", registration.created_at) != registration.created_at:
+        raise invalid_grant("refresh_token was issued to an earlier registration of this client")
     _check_resource(params, envelope["resource"])
     refresh_token = envelope.pop("refresh_token")
     upstream = await _forward(

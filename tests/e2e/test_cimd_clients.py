@@ -186,3 +186,26 @@ def test_a_client_id_its_host_does_not_serve_is_refused_with_a_page(cimd_stack: 
     )
     assert refused.status_code == 400
     assert "Client metadata unusable" in refused.text
+
+
+def test_rfc9700_4_14_refresh_tokens_die_with_a_deleted_metadata_document_registration(
+    cimd_stack: Stack,
+) -> None:
+    """An operator revokes and prunes Claude's registration; Claude's next sign-in registers it
+    afresh under the same client id, and the refresh tokens of the old one stay refused."""
+    old, _ = sign_in(cimd_stack, CLAUDE_AI, "https://claude.ai/api/mcp/auth_callback")
+    revoked = cimd_stack.authproxy("clients", "revoke", CLAUDE_AI)
+    assert revoked.returncode == 0, revoked.stderr
+    pruned = cimd_stack.authproxy("clients", "prune", "--min-age", "0", "--yes")
+    assert pruned.returncode == 0, pruned.stderr
+    assert cimd_stack.authproxy("clients", "show", CLAUDE_AI).returncode != 0
+
+    fresh, _ = sign_in(cimd_stack, CLAUDE_AI, "https://claude.ai/api/mcp/auth_callback")
+    assert fresh["access_token"]
+    token_endpoint = f"{cimd_stack.issuer}/token"
+    form = {"grant_type": "refresh_token", "client_id": CLAUDE_AI, "resource": cimd_stack.mcp_url}
+    stale = httpx.post(token_endpoint, data={**form, "refresh_token": old["refresh_token"]})
+    assert stale.status_code == 400
+    assert stale.json()["error"] == "invalid_grant"
+    current = httpx.post(token_endpoint, data={**form, "refresh_token": fresh["refresh_token"]})
+    assert current.status_code == 200, current.text
