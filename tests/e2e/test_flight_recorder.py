@@ -18,12 +18,10 @@ import httpx
 import httpx2
 import pytest
 from mcp.client import Client
-from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import OAuthClientMetadata
 
 from servicekit.metrics import CATALOGUE, NAMESPACE, parse
-from support.mcp_sdk import MemoryStorage, SignIn
+from support.mcp_sdk import MemoryStorage, SignIn, oauth_provider
 from support.oauth import authorize_url, obtain_code, pkce, token_request
 from support.stack import Stack, dev_stack
 
@@ -57,18 +55,8 @@ def lines(log_file: Path) -> list[dict[str, Any]]:
 
 async def test_a_sign_in_and_its_mcp_call_are_one_flow(recorded: Stack, log_file: Path) -> None:
     storage = MemoryStorage()
-    auth = OAuthClientProvider(
-        recorded.mcp_url,
-        OAuthClientMetadata(
-            client_name="flight recorder e2e",
-            redirect_uris=[REDIRECT_URI],  # type: ignore[list-item]
-            grant_types=["authorization_code", "refresh_token"],
-            response_types=["code"],
-        ),
-        storage,
-        redirect_handler=(sign_in := SignIn(recorded.person())).redirect,
-        callback_handler=sign_in.callback,
-    )
+    sign_in = SignIn(recorded.person())
+    auth = oauth_provider(recorded.mcp_url, "flight recorder e2e", REDIRECT_URI, storage, sign_in)
     async with (
         httpx2.AsyncClient(auth=auth, timeout=30) as http,
         Client(streamable_http_client(recorded.mcp_url, http_client=http)) as client,

@@ -27,16 +27,14 @@ import httpx2
 import mcp.types as types
 import pytest
 from mcp.client import Client
-from mcp.client.auth import OAuthClientProvider
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import OAuthClientMetadata
 from mcp_types import Implementation
 
 from support.browser_step import browser_environment, visits
 from support.everything import PACKAGE, VERSION, everything_server
 from support.grant import authorization_code_grant
-from support.mcp_sdk import MemoryStorage, SignIn
+from support.mcp_sdk import MemoryStorage, SignIn, oauth_provider
 from support.node_tools import SHIMS, fs_glob_shim, node, package_bin, package_version, run_node
 from support.serving import free_port
 from support.stack import Stack, dev_stack
@@ -80,17 +78,8 @@ async def sample(
 async def test_mcp_sdk_client_signs_in_and_uses_the_everything_server(gated: Stack) -> None:
     url = gated["MCP_URL_EVERYTHING"]
     sign_in = SignIn(gated.person())
-    auth = OAuthClientProvider(
-        url,
-        OAuthClientMetadata(
-            client_name="mcp sdk through the gateway",
-            redirect_uris=[REDIRECT_URI],  # type: ignore[list-item]
-            grant_types=["authorization_code", "refresh_token"],
-            response_types=["code"],
-        ),
-        MemoryStorage(),
-        redirect_handler=sign_in.redirect,
-        callback_handler=sign_in.callback,
+    auth = oauth_provider(
+        url, "mcp sdk through the gateway", REDIRECT_URI, MemoryStorage(), sign_in
     )
     progress: list[tuple[float, float | None]] = []
 

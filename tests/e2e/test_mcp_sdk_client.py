@@ -14,11 +14,9 @@ from typing import Any
 import anyio.to_thread
 import httpx2
 from mcp.client import Client
-from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import OAuthClientMetadata
 
-from support.mcp_sdk import MemoryStorage, SignIn
+from support.mcp_sdk import MemoryStorage, SignIn, oauth_provider
 from support.oauth import scopes_requested
 from support.stack import Stack
 
@@ -30,18 +28,7 @@ async def test_discover_register_authorize_call_and_step_up(step_up: Stack) -> N
     dev = step_up
     instance = await anyio.to_thread.run_sync(dev.launch_instance)
     sign_in = SignIn(dev.person())
-    auth = OAuthClientProvider(
-        dev.mcp_url,
-        OAuthClientMetadata(
-            client_name="mcp sdk e2e",
-            redirect_uris=[REDIRECT_URI],  # type: ignore[list-item]
-            grant_types=["authorization_code", "refresh_token"],
-            response_types=["code"],
-        ),
-        MemoryStorage(),
-        redirect_handler=sign_in.redirect,
-        callback_handler=sign_in.callback,
-    )
+    auth = oauth_provider(dev.mcp_url, "mcp sdk e2e", REDIRECT_URI, MemoryStorage(), sign_in)
     read, write = f"{dev.mcp_url}/read", f"{dev.mcp_url}/write"
     async with (
         httpx2.AsyncClient(auth=auth, timeout=30) as http,

@@ -16,9 +16,9 @@ import pytest
 from mcp.client import Client
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata
+from mcp.shared.auth import OAuthClientInformationFull
 
-from support.mcp_sdk import MemoryStorage, SignIn
+from support.mcp_sdk import MemoryStorage, SignIn, oauth_provider
 from support.stack import Stack
 
 # Nothing listens here: the person hands the redirect to the client instead of following it.
@@ -31,18 +31,7 @@ def sdk_version(client_used: Callable[[str, str], None]) -> None:
 
 
 def provider(stack: Stack, storage: MemoryStorage, sign_in: SignIn) -> OAuthClientProvider:
-    return OAuthClientProvider(
-        stack.mcp_url,
-        OAuthClientMetadata(
-            client_name="mcp sdk e2e refresh",
-            redirect_uris=[REDIRECT_URI],  # type: ignore[list-item]
-            grant_types=["authorization_code", "refresh_token"],
-            response_types=["code"],
-        ),
-        storage,
-        redirect_handler=sign_in.redirect,
-        callback_handler=sign_in.callback,
-    )
+    return oauth_provider(stack.mcp_url, "mcp sdk e2e refresh", REDIRECT_URI, storage, sign_in)
 
 
 async def whoami(client: Client) -> dict[str, Any]:

@@ -18,14 +18,12 @@ import httpx
 import httpx2
 import pytest
 from mcp.client import Client
-from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import OAuthClientMetadata
 
 from support.browser_step import visits
 from support.grant import authorization_code_grant
 from support.mcp_remote import run_mcp_remote, setup, stored
-from support.mcp_sdk import MemoryStorage, SignIn
+from support.mcp_sdk import MemoryStorage, SignIn, oauth_provider
 from support.oauth import token_request
 from support.person import SignInError
 from support.stack import Stack, dev_stack
@@ -103,18 +101,7 @@ class RecordingSignIn(SignIn):
 
 
 async def whoami_via_sdk(stack: Stack, storage: MemoryStorage, sign_in: SignIn) -> dict[str, Any]:
-    auth = OAuthClientProvider(
-        stack.mcp_url,
-        OAuthClientMetadata(
-            client_name="stale sdk app",
-            redirect_uris=[REDIRECT_URI],  # type: ignore[list-item]
-            grant_types=["authorization_code", "refresh_token"],
-            response_types=["code"],
-        ),
-        storage,
-        redirect_handler=sign_in.redirect,
-        callback_handler=sign_in.callback,
-    )
+    auth = oauth_provider(stack.mcp_url, "stale sdk app", REDIRECT_URI, storage, sign_in)
     async with (
         httpx2.AsyncClient(auth=auth, timeout=30) as http,
         Client(streamable_http_client(stack.mcp_url, http_client=http)) as client,

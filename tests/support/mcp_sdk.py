@@ -7,7 +7,13 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import anyio.to_thread
-from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthToken
+from mcp.client.auth import OAuthClientProvider
+from mcp.shared.auth import (
+    AuthorizationCodeResult,
+    OAuthClientInformationFull,
+    OAuthClientMetadata,
+    OAuthToken,
+)
 
 from .person import Person
 
@@ -55,3 +61,23 @@ class SignIn:
         return AuthorizationCodeResult(
             code=query["code"], state=query.get("state"), iss=query.get("iss")
         )
+
+
+def oauth_provider(
+    server_url: str, client_name: str, redirect_uri: str, storage: MemoryStorage, sign_in: SignIn
+) -> OAuthClientProvider:
+    """The SDK's OAuth provider as an application sets it up: it registers (RFC 7591) for the
+    authorization-code and refresh grants, keeps its tokens in ``storage`` and signs in through
+    ``sign_in``."""
+    return OAuthClientProvider(
+        server_url,
+        OAuthClientMetadata(
+            client_name=client_name,
+            redirect_uris=[redirect_uri],  # type: ignore[list-item]
+            grant_types=["authorization_code", "refresh_token"],
+            response_types=["code"],
+        ),
+        storage,
+        redirect_handler=sign_in.redirect,
+        callback_handler=sign_in.callback,
+    )
