@@ -13,6 +13,7 @@ handler enters it once per execution environment; a composing host must enter it
 
 from __future__ import annotations
 
+from mcp.server.auth.provider import TokenVerifier
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -37,25 +38,40 @@ from resourcekit.verifier import CognitoTokenVerifier
 from servicekit import logs
 
 
-def create_app(settings: Settings) -> Starlette:
-    """Build the MCP resource server for ``settings``."""
+def create_app(
+    settings: Settings,
+    *,
+    verifier: TokenVerifier | None = None,
+    transport: StatelessTransport | None = None,
+    access_log: str = "mcpserver.access",
+) -> Starlette:
+    """Build the MCP resource server for ``settings``.
+
+    ``verifier``, ``transport`` and ``access_log`` are for the init-phase rehearsal only
+    (:mod:`mcpserver.rehearsal`): the same request path with a throwaway verifier, the running
+    transport and a discarded log. Served applications take the defaults: the issuer's keys.
+    """
     logs.configure("mcpserver", settings.log_level)
     logs.configure("resourcekit", settings.log_level)
-    verifier = CognitoTokenVerifier(
-        issuer=settings.cognito_issuer,
-        resource=settings.mcp_url,
-        scopes=settings.scopes,
-        keys=key_source(settings.jwks_file, settings.jwks_url),
-        allowed_client_ids=settings.allowed_client_ids,
-    )
-    transport = StatelessTransport(
-        build_server(settings),
-        TransportSecuritySettings(
-            enable_dns_rebinding_protection=True,
-            allowed_hosts=list(settings.allowed_hosts),
-            allowed_origins=list(settings.allowed_origins),
-        ),
-    )
+    keys = None
+    if verifier is None:
+        keys = key_source(settings.jwks_file, settings.jwks_url)
+        verifier = CognitoTokenVerifier(
+            issuer=settings.cognito_issuer,
+            resource=settings.mcp_url,
+            scopes=settings.scopes,
+            keys=keys,
+            allowed_client_ids=settings.allowed_client_ids,
+        )
+    if transport is None:
+        transport = StatelessTransport(
+            build_server(settings),
+            TransportSecuritySettings(
+                enable_dns_rebinding_protection=True,
+                allowed_hosts=list(settings.allowed_hosts),
+                allowed_origins=list(settings.allowed_origins),
+            ),
+        )
     mcp_endpoint = BearerAuthMiddleware(
         SessionBindingMiddleware(transport, SessionIds(settings.session_keys, settings.mcp_url)),
         verifier,
@@ -91,12 +107,13 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=[
-            Middleware(
-                logs.RequestLogMiddleware, logger="mcpserver.access", describe=access.access_fields
-            )
+            Middleware(logs.RequestLogMiddleware, logger=access_log, describe=access.access_fields)
         ],
         lifespan=transport.lifespan,
     )
-    # The Lambda handler primes the transport in its init phase (mcpserver.aws_lambda).
+    # The Lambda handler rehearses the first requests in its init phase (mcpserver.rehearsal).
     app.state.transport = transport
+    # The served verifier's key source (None in the rehearsal's copy), which the Lambda handler
+    # loads in its init phase.
+    app.state.keys = keys
     return app

@@ -5,9 +5,9 @@ The application's lifespan (the SDK's session managers) is entered once per exec
 in the init phase, with Mangum's own lifespan cycle on the event loop Mangum serves every invocation
 on, and never left: Lambda ends the environment, not the application. Mangum itself runs no
 lifespan per invocation, which cost warm invocations a startup and a shutdown each (and fresh SDK
-session managers, which can run only once: python-sdk #3121). Then the transport is primed
-(:meth:`mcpserver.transport.StatelessTransport.prime`), so a SnapStart snapshot holds what the
-first tool call would otherwise import and build.
+session managers, which can run only once: python-sdk #3121). Then the first requests of every
+protocol revision are rehearsed (:mod:`mcpserver.rehearsal`), so a SnapStart snapshot holds what the
+first tool call would otherwise import, build and run cold.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ import asyncio
 import gc
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from mangum import Mangum
 from mangum.protocols.lifespan import LifespanCycle
 
 from mcpserver.app import create_app
+from mcpserver.rehearsal import rehearse
 from mcpserver.settings import Settings
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -67,7 +67,7 @@ async def _settled(running: set[asyncio.Task[Any]]) -> None:
 class LambdaApp:
     """The Lambda handler: ``create_app(settings)`` behind Mangum, started when it is built.
 
-    The lifespan is entered, and the transport primed, on the event loop Mangum serves
+    The lifespan is entered, and the first requests rehearsed, on the event loop Mangum serves
     invocations on; a host that replaced that loop gets the application started again on the new
     one.
     """
@@ -85,8 +85,10 @@ class LambdaApp:
             return
         LifespanCycle(self.app, "on").__enter__()
         running = asyncio.all_tasks(loop)
-        host = urlsplit(self.settings.mcp_url).netloc
-        loop.run_until_complete(self.app.state.transport.prime(host, self.settings.path))
+        # The issuer's key set, fetched now rather than by the first call: a SnapStart snapshot
+        # holds it (a failed fetch is left for the first request to retry).
+        loop.run_until_complete(self.app.state.keys.load())
+        rehearse(self.settings, self.app.state.transport)
         # The SDK's per-request server tasks wind down after their answers; let them finish now
         # rather than in the first invocation.
         loop.run_until_complete(_settled(running))

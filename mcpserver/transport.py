@@ -11,32 +11,24 @@ application's lifespan once per process (uvicorn) or once per invocation (Mangum
 Lambda). :meth:`StatelessTransport.lifespan` therefore takes fresh managers every time; the
 Lambda handler enters it once per execution environment (:mod:`mcpserver.aws_lambda`).
 
-:meth:`StatelessTransport.prime` answers a few side-effect-free requests in-process, so the SDK's
-lazily imported modules and lazily built validators exist before the first client's request (in
-Lambda's init phase, which SnapStart snapshots).
+The Lambda handler rehearses the first requests of every revision in its init phase
+(:mod:`mcpserver.rehearsal`), so the SDK's lazily imported modules and validators exist before the
+first client's request.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
-from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-from mcp.server.auth.provider import AccessToken
 from mcp.server.mcpserver import MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE, TransportSecuritySettings
 from mcp.types import (
-    CLIENT_CAPABILITIES_META_KEY,
-    CLIENT_INFO_META_KEY,
     INVALID_REQUEST,
-    PROTOCOL_VERSION_META_KEY,
 )
-from mcp.types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from mcpserver.jsonrpc import message_problem, send_rpc_error
 from resourcekit.jsonrpc import buffer_body, send_json
@@ -118,75 +110,3 @@ class StatelessTransport:
         accepts_sse = "text/event-stream" in request_headers(scope).get("accept", "")
         manager = self._sse if accepts_sse and wants_progress(buffered.requests()) else self._json
         await manager.handle_request(scope, buffered.receive, send)
-
-    async def prime(self, host: str, path: str) -> None:
-        """Serve, in-process, what a first client sends on each wire revision this server speaks:
-        ``initialize`` (handshake era), ``tools/list`` and a ``whoami`` call. The call is made for
-        a placeholder principal that exists only here (``whoami`` only reads it back); nothing
-        leaves the process, no tool with side effects runs, and the answers are discarded."""
-        client = {"name": "prime", "version": "0"}
-        served = AuthContextMiddleware(self)
-        for version in HANDSHAKE_PROTOCOL_VERSIONS:
-            initialize = {"protocolVersion": version, "capabilities": {}, "clientInfo": client}
-            await served(*_request(host, path, version, "initialize", initialize))
-            await served(*_request(host, path, version, "tools/list", {}))
-            await served(*_request(host, path, version, "tools/call", {"name": "whoami"}))
-        for version in MODERN_PROTOCOL_VERSIONS:
-            meta = {
-                PROTOCOL_VERSION_META_KEY: version,
-                CLIENT_INFO_META_KEY: client,
-                CLIENT_CAPABILITIES_META_KEY: {},
-            }
-            await served(*_request(host, path, version, "tools/list", {"_meta": meta}))
-            call = {"name": "whoami", "_meta": meta}
-            await served(*_request(host, path, version, "tools/call", call))
-
-
-_PLACEHOLDER = AuthenticatedUser(
-    AccessToken(token="", client_id="prime", scopes=[], subject="prime", claims={})
-)
-
-
-def _request(
-    host: str, path: str, version: str, method: str, params: Mapping[str, Any]
-) -> tuple[Scope, Receive, Send]:
-    """An in-process Streamable HTTP POST of one JSON-RPC request, its answer discarded."""
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
-    headers = [
-        (b"host", host.encode("latin-1")),
-        (b"content-type", b"application/json"),
-        (b"accept", b"application/json, text/event-stream"),
-        (b"mcp-protocol-version", version.encode("ascii")),
-    ]
-    if version in MODERN_PROTOCOL_VERSIONS:
-        headers += [(b"mcp-method", method.encode("ascii"))]
-        if method == "tools/call":
-            headers += [(b"mcp-name", str(params["name"]).encode("ascii"))]
-    scope: Scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "https",
-        "path": path,
-        "raw_path": path.encode("latin-1"),
-        "root_path": "",
-        "query_string": b"",
-        "headers": headers,
-        "client": None,
-        "server": None,
-        "user": _PLACEHOLDER,
-    }
-    received = False
-
-    async def receive() -> Message:
-        nonlocal received
-        if received:
-            return {"type": "http.disconnect"}
-        received = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def discard(message: Message) -> None:
-        return None
-
-    return scope, receive, discard

@@ -39,6 +39,11 @@ class KeySource(Protocol):
         """
         ...
 
+    async def load(self) -> None:
+        """Obtain the key set now, if it is not yet (an init phase a snapshot is taken after).
+        A failure is logged and left for the first request to retry; it never raises."""
+        ...
+
 
 def parse_key_set(document: Any) -> dict[str, RSAKey]:
     """The RSA signature keys of a JWK Set, by ``kid``; other keys are ignored (RFC 7517 §5)."""
@@ -70,6 +75,9 @@ class StaticJWKS:
 
     async def get_key(self, kid: str) -> RSAKey | None:
         return self._keys.get(kid)
+
+    async def load(self) -> None:
+        return None
 
 
 FIRST_FETCH_RETRY = 5.0
@@ -105,6 +113,12 @@ class RemoteJWKS:
             raise KeySetUnavailable(f"no key set could be fetched from {self.url}")
         return self._keys.get(kid)
 
+    async def load(self) -> None:
+        # Not counted as an attempt: a fetch that failed here is retried by the first request.
+        async with self._lock:
+            if self._keys is None:
+                await self._fetch()
+
     async def _refresh_if_allowed(self) -> None:
         now = self._clock()
         # Until a first key set arrives every request fails (503), so retry sooner than once a
@@ -113,6 +127,10 @@ class RemoteJWKS:
         if self._last_attempt is not None and now - self._last_attempt < interval:
             return
         self._last_attempt = now
+        await self._fetch()
+
+    async def _fetch(self) -> None:
+        """Fetch the key set; on failure keep the keys already known (and log why)."""
         # Imported on the first fetch: a server with a key file (StaticJWKS) never needs httpx,
         # and its import is a tenth of the MCP server's cold start.
         import httpx

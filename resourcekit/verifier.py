@@ -15,6 +15,7 @@ from the issuer's JWKS ends every token it signed as soon as the key set is refr
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from collections import OrderedDict
@@ -25,6 +26,7 @@ from typing import Any
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
+from joserfc.jws import JWSRegistry
 from mcp.server.auth.provider import AccessToken, TokenVerifier
 
 from resourcekit.jwks import KeySource
@@ -32,6 +34,8 @@ from resourcekit.jwks import KeySource
 logger = logging.getLogger(__name__)
 
 ALGORITHM = "RS256"
+# The one algorithm accepted, as joserfc's registry (made once, not per token).
+_REGISTRY = JWSRegistry(algorithms=[ALGORITHM])
 # Verified tokens remembered at once (least recently used first out): a few MB at most, far more
 # tokens than one instance sees in an hour.
 VERIFIED_CACHE_SIZE = 1024
@@ -102,6 +106,17 @@ class CognitoTokenVerifier(TokenVerifier):
         self.cache_size = cache_size
         # Verified tokens by digest, least recently used first (bounded by ``cache_size``).
         self.remembered: OrderedDict[bytes, _Verified] = OrderedDict()
+        self._claims_registry = jwt.JWTClaimsRegistry(
+            now=lambda: int(self._clock()),
+            leeway=leeway,
+            iss={"essential": True, "value": issuer},
+            exp={"essential": True},
+            iat={"essential": True},
+            sub={"essential": True},
+            client_id={"essential": True},
+            # An ID token (token_use=id) is for the client, never for a resource server.
+            token_use={"essential": True},
+        )
 
     async def verify_token(self, token: str) -> AccessToken | None:
         """The SDK ``TokenVerifier`` method: the verified token, or ``None`` if it is refused.
@@ -166,7 +181,8 @@ class CognitoTokenVerifier(TokenVerifier):
         """RFC 7515 §5.2: pick the key by ``kid`` and check the RS256 signature; the claims, the
         ``kid`` and the key that verified them."""
         try:
-            header = jws.extract_compact(token.encode("ascii")).headers()
+            signed = jws.extract_compact(token.encode("ascii"))
+            header = signed.headers()
         except (JoseError, ValueError, UnicodeError) as exc:
             raise InvalidToken(f"not a compact JWS ({type(exc).__name__})") from None
         # Pinning the algorithm before any key is touched refuses "alg": "none" and HS256 tokens
@@ -183,26 +199,26 @@ class CognitoTokenVerifier(TokenVerifier):
         key = await self.keys.get_key(kid)
         if key is None:
             raise InvalidToken(f"unknown signing key {kid!r}")
+        # The token is parsed once: its signature checked on the parts extracted above, then its
+        # payload read as the JWT claims set (RFC 7519 §7.2 steps 7-10).
         try:
-            return jwt.decode(token, key, algorithms=[ALGORITHM]).claims, kid, key
+            verified = jws.validate_compact(signed, key, registry=_REGISTRY)
         except (JoseError, ValueError) as exc:
-            raise InvalidToken(f"signature or payload invalid ({type(exc).__name__})") from None
+            raise InvalidToken(f"signature invalid ({type(exc).__name__})") from None
+        if not verified:
+            raise InvalidToken("signature invalid (BadSignatureError)")
+        try:
+            claims = json.loads(signed.payload)
+        except ValueError:
+            raise InvalidToken("payload invalid (not JSON)") from None
+        if not isinstance(claims, dict):
+            raise InvalidToken("payload invalid (not a JSON object)")
+        return claims, kid, key
 
     def _check_claims(self, claims: Mapping[str, Any]) -> None:
         """RFC 7519 §4.1 registered claims plus Cognito's ``token_use`` and ``client_id``."""
-        registry = jwt.JWTClaimsRegistry(
-            now=lambda: int(self._clock()),
-            leeway=self.leeway,
-            iss={"essential": True, "value": self.issuer},
-            exp={"essential": True},
-            iat={"essential": True},
-            sub={"essential": True},
-            client_id={"essential": True},
-            # An ID token (token_use=id) is for the client, never for a resource server.
-            token_use={"essential": True},
-        )
         try:
-            registry.validate(dict(claims))
+            self._claims_registry.validate(dict(claims))
         except JoseError as exc:
             raise InvalidToken(f"claims invalid ({exc})") from None
         # The registry accepts a list that contains the expected value; Cognito writes strings.

@@ -240,3 +240,16 @@ def test_the_application_is_started_once_per_execution_environment(
     }
     asyncio.get_event_loop().run_until_complete(handler.app.state.transport(scope, receive, send))
     assert answers[0]["status"] == 200
+
+
+def test_the_issuers_key_set_is_fetched_in_the_init_phase(jwks_server: Any, tokens: Any) -> None:
+    """With no key file, the handler fetches the issuer's JWKS while it is built (so a SnapStart
+    snapshot holds it), and the first call fetches nothing."""
+    mcp_url = f"https://{API_HOST}/mcp"
+    env = {**lambda_env(mcp_url, "", jwks_server.issuer), "MCP_JWKS_FILE": ""}
+    before = jwks_server.fetches
+    handler = build_handler(Settings.from_env(env))
+    assert jwks_server.fetches == before + 1
+    token = tokens.access(scope=f"{mcp_url}/read")
+    assert handler(http_api_event("POST", "/mcp", **tools_list(token)), None)["statusCode"] == 200
+    assert jwks_server.fetches == before + 1

@@ -104,3 +104,31 @@ async def test_a_failed_first_fetch_is_retried_within_seconds(fresh_jwks: Any) -
     clock.now += 5
     assert await source.get_key("k1") is not None
     assert fresh_jwks.fetches == 2
+
+
+async def test_a_key_set_loaded_in_the_init_phase_serves_the_first_request(
+    fresh_jwks: Any,
+) -> None:
+    """``load`` fetches once (a SnapStart snapshot then holds the keys); the first request
+    fetches nothing, and loading again does nothing."""
+    source = RemoteJWKS(fresh_jwks.url)
+    await source.load()
+    assert fresh_jwks.fetches == 1
+    await source.load()
+    assert await source.get_key("k1") is not None
+    assert fresh_jwks.fetches == 1
+    static = StaticJWKS({})
+    await static.load()
+    assert await static.get_key("k1") is None
+
+
+async def test_a_failed_load_is_retried_by_the_first_request_at_once(fresh_jwks: Any) -> None:
+    """An outage during init neither raises nor counts against the refresh rate: the first
+    request, even within the first-fetch retry interval, tries again."""
+    clock = Clock()
+    source = RemoteJWKS(fresh_jwks.url, min_refresh_interval=60, clock=clock)
+    fresh_jwks.failing = True
+    await source.load()
+    fresh_jwks.failing = False
+    assert await source.get_key("k1") is not None
+    assert fresh_jwks.fetches == 2

@@ -1,0 +1,111 @@
+"""The init-phase rehearsal of the Lambda handler (mcpserver.rehearsal): it speaks every protocol
+revision through the application's own request path, and leaves nothing the served application
+trusts or logs."""
+
+import json
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+from mcp.types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
+
+from mcpserver import rehearsal
+from mcpserver.aws_lambda import build_handler
+from mcpserver.settings import Settings
+from tests.mcpserver.test_aws_lambda import API_HOST, http_api_event, lambda_env, tools_list
+
+MCP_URL = f"https://{API_HOST}/mcp"
+
+
+@pytest.fixture
+def jwks_file(tmp_path: Path, signing_key: RSAKey) -> str:
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps({"keys": [signing_key.as_dict(private=False)]}))
+    return str(path)
+
+
+@pytest.fixture
+def settings(jwks_file: str) -> Settings:
+    return Settings.from_env(lambda_env(MCP_URL, jwks_file, "https://issuer.example/pool"))
+
+
+def test_every_revision_is_rehearsed_and_answered(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first round covers initialize, tools/list and whoami on every revision the SDK
+    serves; every rehearsed request succeeds (a failing rehearsal would warm the error path)."""
+    sent: list[tuple[str, str, dict[str, Any]]] = []
+    post = rehearsal._Client.post
+
+    def recorded(client: Any, version: str, method: str, *args: Any) -> dict[str, Any]:
+        answer = post(client, version, method, *args)
+        sent.append((version, method, answer))
+        return answer
+
+    monkeypatch.setattr(rehearsal._Client, "post", recorded)
+    build_handler(settings)
+    versions = {version for version, _, _ in sent}
+    assert versions == {*HANDSHAKE_PROTOCOL_VERSIONS, *MODERN_PROTOCOL_VERSIONS}
+    assert {method for _, method, _ in sent} == {"initialize", "tools/list", "tools/call"}
+    for version, method, answer in sent:
+        assert answer["statusCode"] == 200, (version, method, answer)
+        message = json.loads(answer["body"])
+        assert "error" not in message, message
+        assert not message["result"].get("isError"), message
+    assert len([m for _, m, _ in sent if m == "tools/call"]) >= rehearsal.ROUNDS * 2
+
+
+def test_mcp_security_token_validation_the_rehearsal_key_is_never_trusted(
+    settings: Settings, signing_key: RSAKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MCP security best practices, token validation: a token signed with the rehearsal's key
+    (were it ever to leak) is refused by the served application, under the rehearsal's issuer or
+    the real one, while a token of the real issuer's key is accepted."""
+    made: list[RSAKey] = []
+    throwaway = rehearsal._throwaway_key
+
+    def kept() -> tuple[RSAKey, dict[str, RSAKey]]:
+        key, public = throwaway()
+        made.append(key)
+        return key, public
+
+    monkeypatch.setattr(rehearsal, "_throwaway_key", kept)
+    handler = build_handler(settings)
+    (key,) = made
+    now = int(time.time())
+
+    def token(signer: RSAKey, issuer: str) -> str:
+        claims = {
+            "sub": "mallory",
+            "iss": issuer,
+            "client_id": "rehearsal",
+            "token_use": "access",
+            "scope": f"{MCP_URL}/read",
+            "iat": now,
+            "exp": now + 300,
+        }
+        return jwt.encode({"alg": "RS256", "kid": signer.kid}, claims, signer)
+
+    for issuer in (rehearsal.ISSUER, settings.cognito_issuer):
+        answer = handler(http_api_event("POST", "/mcp", **tools_list(token(key, issuer))), None)
+        assert answer["statusCode"] == 401, issuer
+    genuine = token(signing_key, settings.cognito_issuer)
+    assert handler(http_api_event("POST", "/mcp", **tools_list(genuine)), None)["statusCode"] == 200
+
+
+def test_the_rehearsal_writes_no_access_log_line_and_no_warning(
+    settings: Settings, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Operators see their clients' requests only: the rehearsal's own log goes nowhere, and its
+    short key raises no warning in the function's log."""
+    capfd.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        build_handler(settings)
+    written = capfd.readouterr()
+    assert "rehearsal" not in written.out + written.err
+    assert '"logger": "mcpserver.access"' not in written.err
