@@ -54,6 +54,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # infra/local: the local stand-in runs from the checkout (it is not installed).
 sys.path += [str(ROOT), str(ROOT / "tests"), str(ROOT / "scripts"), str(ROOT / "infra" / "local")]
 
+import build_lambdas  # noqa: E402
 import facade  # noqa: E402
 import httpx  # noqa: E402
 import load  # noqa: E402
@@ -159,8 +160,6 @@ def ours_requirements() -> str:
     installed here), with what the Lambda runtime provides and uvicorn. Not the project's own
     environment, whose test tools would change what the handlers import (the SDK configures a
     ``rich`` log handler when ``rich`` is importable; the zips carry none)."""
-    import build_lambdas
-
     external: set[str] = set()
     for entry in build_lambdas.ENTRY_POINTS.values():
         external |= build_lambdas.reachable(entry)[1]
@@ -185,8 +184,6 @@ def ensure_venv(system: System) -> None:
             requirements = Path(scratch) / "requirements.txt"
             requirements.write_text(wanted)
             if system.requirements is None:
-                import build_lambdas
-
                 constraints = Path(scratch) / "constraints.txt"
                 constraints.write_text(build_lambdas.constraints())
                 pip += ["--constraint", str(constraints)]
@@ -207,8 +204,6 @@ def compile_sources() -> None:
     """Bytecode for every system's own modules, as pip leaves it for the libraries they import.
     Where ``PYTHONDONTWRITEBYTECODE`` is set, ours (tens of modules) and each peer (one module)
     would otherwise be compiled from source at every cold start, and their libraries not."""
-    import build_lambdas
-
     first_party = {
         module.partition(".")[0]
         for entry in build_lambdas.ENTRY_POINTS.values()
@@ -460,8 +455,6 @@ def ours_facade(s: Settings, scratch: Path) -> Figures:
 
 def artifact_sizes(systems: tuple[System, ...]) -> dict[str, dict[str, float]]:
     """Zipped size (MB) of each Lambda artifact."""
-    import build_lambdas
-
     sizes: dict[str, dict[str, float]] = {"zip_mb": {}, "authproxy_zip_mb": {}}
     for name in build_lambdas.ENTRY_POINTS:
         log(f"building {name}.zip")
@@ -619,8 +612,9 @@ def run(s: Settings, systems: tuple[System, ...]) -> str:
     started = time.monotonic()
     header = machine()
     # Ours alone (CI's smoke) runs in the project's environment: no environment to create.
-    for system in systems if len(systems) > 1 else ():
-        ensure_venv(system)
+    if len(systems) > 1:
+        for system in systems:
+            ensure_venv(system)
     compile_sources()
     if load.wrk_path() is None:
         log("wrk is not installed (apt-get install wrk): no load figures this run")
