@@ -5,12 +5,12 @@ init phase, which SnapStart snapshots, and every warm invocation reuses it. The 
 read again right after each restore, so a key rotated in Secrets Manager takes effect without
 publishing a new version.
 
-The cyclic garbage collector is off while init runs. Importing the SDK builds about 140,000
+The cyclic garbage collector is off while init runs. Importing the SDK builds about 130,000
 tracked objects that live as long as the execution environment, and the collector's ~200 passes
-over them cost a tenth of the cold start while finding about a thousand unreachable ones. What the
-imports built is frozen (never scanned again); the application's build and priming are then
-collected and frozen as before (:class:`mcpserver.aws_lambda.LambdaApp`), and the collector is
-turned back on, also when init fails.
+over them cost a tenth of the cold start while finding under a thousand unreachable ones. What the
+imports built is frozen (never scanned again, its few cycles kept); the application's build and
+priming are then collected and frozen as before (:class:`mcpserver.aws_lambda.LambdaApp`), and
+the collector is turned back on, also when init fails.
 """
 
 from __future__ import annotations
