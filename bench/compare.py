@@ -5,7 +5,9 @@
 
 The peers are FastMCP 4.1.2 with its JWT verifier and the bare ``mcp`` 2.3.0 server with a joserfc
 verifier (``bench/peers/``), each in its own virtual environment, created once under
-``build/bench-venvs/``. One RS256 signing key, its JWK Set and one Cognito-shaped access token are
+``build/bench-venvs/``; ours too, with only what its Lambda zips ship (``--ours-only`` runs ours in
+the project's environment), and every system's own modules are compiled to bytecode first, as pip
+leaves its libraries. One RS256 signing key, its JWK Set and one Cognito-shaped access token are
 minted here and trusted by all three; ours calls its ``whoami`` tool, the peers an ``echo`` tool.
 Every per-call figure is taken on both wire revisions: ``2025-06-18`` (``initialize`` and its
 session first, then ``tools/call`` in it) and ``2026-07-28`` (one self-contained exchange).
@@ -29,6 +31,8 @@ to read. Nothing is asserted.
 from __future__ import annotations
 
 import argparse
+import compileall
+import importlib.metadata
 import json
 import os
 import platform
@@ -50,6 +54,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # infra/local: the local stand-in runs from the checkout (it is not installed).
 sys.path += [str(ROOT), str(ROOT / "tests"), str(ROOT / "scripts"), str(ROOT / "infra" / "local")]
 
+import build_lambdas  # noqa: E402
 import facade  # noqa: E402
 import httpx  # noqa: E402
 import load  # noqa: E402
@@ -85,14 +90,15 @@ class System:
     handler: str
     tool: str
     arguments: dict[str, Any]
-    #: pins of its virtual environment; None: ours, the project's own
+    #: pins of its virtual environment; None: ours (:func:`ours_requirements`)
     requirements: Path | None = None
 
     @property
     def python(self) -> Path:
-        if self.requirements is None:
-            return Path(sys.executable)
-        return VENVS / self.name / "bin" / "python"
+        """Its own environment's interpreter once :func:`ensure_venv` made it; else (ours alone,
+        CI's smoke) the project's."""
+        venv = VENVS / self.name / "bin" / "python"
+        return venv if self.name in ENSURED else Path(sys.executable)
 
 
 OURS = System("ours", "ours", "ours:app", True, "mcpserver.lambda_handler", "whoami", {})
@@ -141,20 +147,70 @@ def log(message: str) -> None:
 
 # --- virtual environments --------------------------------------------------------------------
 
+# The systems whose own environment this run has made sure of.
+ENSURED: set[str] = set()
+# Distributions Lambda's Python runtime provides (boto3 and the SnapStart hooks module) and the
+# local server, which ours' environment holds besides what its zips ship.
+OURS_ALSO = ("boto3", "snapshot-restore-py", "uvicorn")
+
+
+def ours_requirements() -> str:
+    """Ours' runtime environment, as the peers get theirs: the distributions
+    ``scripts/build_lambdas.py`` ships in the two zips, pinned as it pins them (to the versions
+    installed here), with what the Lambda runtime provides and uvicorn. Not the project's own
+    environment, whose test tools would change what the handlers import (the SDK configures a
+    ``rich`` log handler when ``rich`` is importable; the zips carry none)."""
+    external: set[str] = set()
+    for entry in build_lambdas.ENTRY_POINTS.values():
+        external |= build_lambdas.reachable(entry)[1]
+    pins = build_lambdas.distributions_for(external)
+    pins |= {name: importlib.metadata.version(name) for name in OURS_ALSO}
+    return "".join(f"{name}=={version}\n" for name, version in sorted(pins.items()))
+
 
 def ensure_venv(system: System) -> None:
-    """Create the peer's virtual environment once; recreate it when its pins change."""
-    assert system.requirements is not None
+    """Create the system's virtual environment once; recreate it when its pins change. Ours
+    imports its own packages from this checkout (a ``.pth`` line, as Lambda puts the unpacked zip
+    on the path), under the same transitive pins as the zips."""
     venv = VENVS / system.name
+    python = venv / "bin" / "python"
     stamp = venv / "bench-requirements.txt"
-    wanted = system.requirements.read_text()
-    if stamp.is_file() and stamp.read_text() == wanted and system.python.exists():
-        return
-    log(f"creating {venv.relative_to(ROOT)}")
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-    pip = [str(system.python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run([*pip, "-r", str(system.requirements)], check=True)
-    stamp.write_text(wanted)
+    wanted = system.requirements.read_text() if system.requirements else ours_requirements()
+    if not (stamp.is_file() and stamp.read_text() == wanted and python.exists()):
+        log(f"creating {venv.relative_to(ROOT)}")
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        with tempfile.TemporaryDirectory(prefix="bench-venv-") as scratch:
+            requirements = Path(scratch) / "requirements.txt"
+            requirements.write_text(wanted)
+            if system.requirements is None:
+                constraints = Path(scratch) / "constraints.txt"
+                constraints.write_text(build_lambdas.constraints())
+                pip += ["--constraint", str(constraints)]
+            subprocess.run([*pip, "-r", str(requirements)], check=True)
+        if system.requirements is None:
+            purelib = subprocess.run(
+                [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+            (Path(purelib) / "bench-checkout.pth").write_text(f"{ROOT}\n")
+        stamp.write_text(wanted)
+    ENSURED.add(system.name)
+
+
+def compile_sources() -> None:
+    """Bytecode for every system's own modules, as pip leaves it for the libraries they import.
+    Where ``PYTHONDONTWRITEBYTECODE`` is set, ours (tens of modules) and each peer (one module)
+    would otherwise be compiled from source at every cold start, and their libraries not."""
+    first_party = {
+        module.partition(".")[0]
+        for entry in build_lambdas.ENTRY_POINTS.values()
+        for module in build_lambdas.reachable(entry)[0]
+    }
+    for directory in [*(ROOT / name for name in sorted(first_party)), PEERS]:
+        compileall.compile_dir(directory, quiet=1)
 
 
 # --- the token and the requests --------------------------------------------------------------
@@ -399,8 +455,6 @@ def ours_facade(s: Settings, scratch: Path) -> Figures:
 
 def artifact_sizes(systems: tuple[System, ...]) -> dict[str, dict[str, float]]:
     """Zipped size (MB) of each Lambda artifact."""
-    import build_lambdas
-
     sizes: dict[str, dict[str, float]] = {"zip_mb": {}, "authproxy_zip_mb": {}}
     for name in build_lambdas.ENTRY_POINTS:
         log(f"building {name}.zip")
@@ -557,9 +611,11 @@ def rotated(systems: tuple[System, ...], by: int) -> list[System]:
 def run(s: Settings, systems: tuple[System, ...]) -> str:
     started = time.monotonic()
     header = machine()
-    for system in systems:
-        if system.requirements is not None:
+    # Ours alone (CI's smoke) runs in the project's environment: no environment to create.
+    if len(systems) > 1:
+        for system in systems:
             ensure_venv(system)
+    compile_sources()
     if load.wrk_path() is None:
         log("wrk is not installed (apt-get install wrk): no load figures this run")
     # First, so a failing build stops the run before the long part; pip's work is not timed.

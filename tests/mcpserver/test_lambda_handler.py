@@ -165,3 +165,63 @@ def test_a_tool_call_is_served_without_uvicorn_or_click(tmp_path: Path, signing_
     answer = json.loads(response["body"])["result"]
     assert not answer.get("isError")
     assert answer["structuredContent"]["subject"] == "s-1"
+
+
+COUNT_COLLECTIONS = """
+import gc, json, sys
+passes = []
+gc.callbacks.append(
+    lambda phase, info: passes.append(info["generation"])
+    if phase == "start" and "mcpserver.lambda_handler" in sys.modules
+    else None
+)
+try:
+    import mcpserver.lambda_handler
+except Exception as exc:
+    failed = type(exc).__name__
+else:
+    failed = None
+print(json.dumps({"passes": passes, "enabled": gc.isenabled(), "frozen": gc.get_freeze_count(),
+                  "failed": failed}))
+"""
+
+
+def collections_during_init(env: dict[str, str]) -> dict[str, Any]:
+    result = subprocess.run(
+        [sys.executable, "-c", COUNT_COLLECTIONS],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", **env},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout))
+
+
+def test_init_runs_without_collector_passes_and_freezes_what_it_built(
+    tmp_path: Path, signing_key: Any
+) -> None:
+    """The collector's passes over the SDK's import were a tenth of the cold start: the only
+    collection left in init is LambdaApp's explicit one of the young generation."""
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [signing_key.as_dict(private=False)]}))
+    seen = collections_during_init(
+        {
+            "MCP_URL": "https://mcp.example.com/mcp",
+            "ISSUER": "https://mcp.example.com",
+            "USER_POOL_ID": "eu-west-1_AbCdEf123",
+            "MCP_SESSION_SECRET": "s" * 40,
+            "MCP_JWKS_FILE": str(jwks),
+        }
+    )
+    assert seen["failed"] is None
+    assert seen["passes"] == [1]
+    assert seen["enabled"]
+    assert seen["frozen"] > 10_000
+
+
+def test_a_failed_init_leaves_the_collector_on() -> None:
+    seen = collections_during_init({"ISSUER": "https://mcp.example.com"})
+    assert seen["failed"] == "SettingsError"
+    assert seen["enabled"]
