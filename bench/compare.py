@@ -17,8 +17,9 @@ Each repetition runs every system in turn, in an order that rotates between repe
 - uvicorn, one worker, under ``wrk`` (16 connections): requests per second, p50/p99, and the
   server's own CPU per call from ``/proc/<pid>/stat``; resident memory idle and at peak;
 - the Lambda handler through Mangum (``bench/probe.py``, a fresh interpreter per figure): cold
-  start from the first import to the first response; the first tool call after a
-  SnapStart-style restore (init done, then a tool call) and the warm invocations after it;
+  start from the first import to the first response, of an on-demand init; the first tool call
+  after a SnapStart-style restore (a ``snap-start`` init done, then a tool call) and the warm
+  invocations after it (``AWS_LAMBDA_INITIALIZATION_TYPE`` set as Lambda sets it);
 - ours only: the façade's cold start, and its ``/token`` overhead over a direct call to the
   Cognito stand-in, each in its own process.
 
@@ -417,14 +418,20 @@ def as_lambda(
         )
         events = scratch / f"{system.name}-{revision}.json"
         events.write_text(json.dumps({"first": first, "call": call}))
+        # Lambda names the kind of init it runs (AWS_LAMBDA_INITIALIZATION_TYPE): a cold start
+        # without SnapStart is on demand; a restore follows a SnapStart init.
+        on_demand = {**env, "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand"}
         colds = [
-            probe(system.python, env, "cold", system.handler, str(events))
+            probe(system.python, on_demand, "cold", system.handler, str(events))
             for _ in range(s.cold_runs)
         ]
         if any(cold["status"] != 200 for cold in colds):
             raise RuntimeError(f"{system.label} {revision} cold start: {colds}")
         figures[f"cold_ms@{revision}"] = statistics.median(c["total_ms"] for c in colds)
-        warm = probe(system.python, env, "warm", system.handler, str(events), str(s.lambda_calls))
+        snap_start = {**env, "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start"}
+        warm = probe(
+            system.python, snap_start, "warm", system.handler, str(events), str(s.lambda_calls)
+        )
         if warm["status"] != 200:
             raise RuntimeError(f"{system.label} {revision} first Lambda call: {warm}")
         figures[f"restore_first_ms@{revision}"] = warm["first_call_ms"]

@@ -64,6 +64,14 @@ async def _settled(running: set[asyncio.Task[Any]]) -> None:
         await asyncio.sleep(0)
 
 
+def _keep_what_init_built() -> None:
+    """What init built lives as long as the environment: collect its young garbage (a full
+    collection would cost the cold start tens of milliseconds) and keep the collector from
+    scanning the rest again, rather than pausing an early invocation for it."""
+    gc.collect(1)
+    gc.freeze()
+
+
 class LambdaApp:
     """The Lambda handler: ``create_app(settings)`` behind Mangum, started when it is built.
 
@@ -88,15 +96,15 @@ class LambdaApp:
         # The issuer's key set, fetched now rather than by the first call: a SnapStart snapshot
         # holds it (a failed fetch is left for the first request to retry).
         loop.run_until_complete(self.app.state.keys.load())
-        rehearse(self.settings, self.app.state.transport)
-        # The SDK's per-request server tasks wind down after their answers; let them finish now
-        # rather than in the first invocation.
-        loop.run_until_complete(_settled(running))
-        # What init built lives as long as the environment: collect the young garbage of the
-        # priming (a full collection would cost the cold start tens of milliseconds) and keep the
-        # collector from scanning the rest again, rather than pausing an early invocation for it.
-        gc.collect(1)
-        gc.freeze()
+        _keep_what_init_built()
+        if self.settings.rehearse:
+            rehearse(self.settings, self.app.state.transport)
+            # The SDK's per-request server tasks wind down after their answers; let them finish
+            # now rather than in the first invocation.
+            loop.run_until_complete(_settled(running))
+            # Again, so the collector scans only the rehearsal's objects, not the whole build
+            # (scanning that last would leave the first call a cold cache).
+            _keep_what_init_built()
         self._loop = loop
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:

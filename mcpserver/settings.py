@@ -51,6 +51,11 @@ class Settings:
     bedrock_log_group: str | None = "/aws/bedrock/modelinvocations"
     #: The level of the server's own loggers (servicekit.logs); libraries log warnings only.
     log_level: str = "INFO"
+    #: Whether the Lambda init phase rehearses a client's first requests (mcpserver.rehearsal):
+    #: yes for a SnapStart snapshot or provisioned concurrency, where init is no caller's wait;
+    #: no when Lambda says the init is on demand (``AWS_LAMBDA_INITIALIZATION_TYPE``), where the
+    #: first caller waits for it and the rehearsal costs more (~25 ms) than it saves (~2 ms).
+    rehearse: bool = True
 
     @property
     def path(self) -> str:
@@ -114,6 +119,7 @@ class Settings:
             resource_name=env.get("MCP_RESOURCE_NAME", "").strip() or "AWS tools",
             bedrock_log_group=_bedrock_log_group(env),
             log_level=config.log_level(env, "MCP_LOG_LEVEL"),
+            rehearse=env.get("AWS_LAMBDA_INITIALIZATION_TYPE", "").strip() != "on-demand",
         )
         return env.valid(settings)
 

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from joserfc import jwt
 from mcp.types import (
     CLIENT_CAPABILITIES_META_KEY,
@@ -199,11 +200,15 @@ def collections_during_init(env: dict[str, str]) -> dict[str, Any]:
     return dict(json.loads(result.stdout))
 
 
+@pytest.mark.parametrize(
+    ("initialization", "collections"), [("on-demand", [1]), ("snap-start", [1, 1])]
+)
 def test_init_runs_without_collector_passes_and_freezes_what_it_built(
-    tmp_path: Path, signing_key: Any
+    tmp_path: Path, signing_key: Any, initialization: str, collections: list[int]
 ) -> None:
     """The collector's passes over the SDK's import were a tenth of the cold start: the only
-    collection left in init is LambdaApp's explicit one of the young generation."""
+    collections left in init are LambdaApp's explicit ones of the young generation, after the
+    build and, where the first requests are rehearsed, after the rehearsal."""
     jwks = tmp_path / "jwks.json"
     jwks.write_text(json.dumps({"keys": [signing_key.as_dict(private=False)]}))
     seen = collections_during_init(
@@ -213,10 +218,11 @@ def test_init_runs_without_collector_passes_and_freezes_what_it_built(
             "USER_POOL_ID": "eu-west-1_AbCdEf123",
             "MCP_SESSION_SECRET": "s" * 40,
             "MCP_JWKS_FILE": str(jwks),
+            "AWS_LAMBDA_INITIALIZATION_TYPE": initialization,
         }
     )
     assert seen["failed"] is None
-    assert seen["passes"] == [1]
+    assert seen["passes"] == collections
     assert seen["enabled"]
     assert seen["frozen"] > 10_000
 

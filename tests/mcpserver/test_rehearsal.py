@@ -109,3 +109,27 @@ def test_the_rehearsal_writes_no_access_log_line_and_no_warning(
     written = capfd.readouterr()
     assert "rehearsal" not in written.out + written.err
     assert '"logger": "mcpserver.access"' not in written.err
+
+
+@pytest.mark.parametrize(
+    ("initialization", "rehearsed"),
+    [("on-demand", False), ("snap-start", True), ("provisioned-concurrency", True), (None, True)],
+)
+def test_the_rehearsal_runs_only_where_no_caller_waits_for_init(
+    jwks_file: str, monkeypatch: pytest.MonkeyPatch, initialization: str | None, rehearsed: bool
+) -> None:
+    """An on-demand init is the first caller's wait, and the rehearsal costs more than it saves
+    there; a SnapStart or provisioned-concurrency init is no one's wait."""
+    env = lambda_env(MCP_URL, jwks_file, "https://issuer.example/pool")
+    if initialization:
+        env["AWS_LAMBDA_INITIALIZATION_TYPE"] = initialization
+    sent: list[str] = []
+    post = rehearsal._Client.post
+
+    def recorded(client: Any, version: str, method: str, *args: Any) -> dict[str, Any]:
+        sent.append(method)
+        return post(client, version, method, *args)
+
+    monkeypatch.setattr(rehearsal._Client, "post", recorded)
+    build_handler(Settings.from_env(env))
+    assert bool(sent) is rehearsed
