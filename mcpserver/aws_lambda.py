@@ -51,7 +51,7 @@ def without_stage(event: dict[str, Any], mcp_path: str) -> dict[str, Any]:
     }
 
 
-# Event-loop turns the tasks of the priming requests may take to wind down.
+# Event-loop turns the tasks of the rehearsed requests may take to wind down.
 _SETTLE_TURNS = 100
 
 

@@ -9,7 +9,7 @@ The cyclic garbage collector is off while init runs. Importing the SDK builds ab
 tracked objects that live as long as the execution environment, and the collector's ~200 passes
 over them cost a tenth of the cold start while finding under a thousand unreachable ones. What the
 imports built is frozen (never scanned again, its few cycles kept); the application's build and
-priming are then collected and frozen as before (:class:`mcpserver.aws_lambda.LambdaApp`), and
+rehearsal are then collected and frozen as before (:class:`mcpserver.aws_lambda.LambdaApp`), and
 the collector is turned back on, also when init fails.
 """
 
