@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+import sniffio
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
@@ -117,7 +118,15 @@ class StatelessTransport:
             return
         accepts_sse = "text/event-stream" in request_headers(scope).get("accept", "")
         manager = self._sse if accepts_sse and wants_progress(buffered.requests()) else self._json
-        await manager.handle_request(scope, buffered.receive, send)
+        # anyio asks sniffio which async library runs at every checkpoint, cancel scope and stream
+        # the SDK opens (about 30 per request); without an answer in its context variable, sniffio
+        # looks up the current task each time. The answer cannot change within a request: it is
+        # looked up once here, and the SDK's tasks for this request inherit it.
+        library = sniffio.current_async_library_cvar.set(sniffio.current_async_library())
+        try:
+            await manager.handle_request(scope, buffered.receive, send)
+        finally:
+            sniffio.current_async_library_cvar.reset(library)
 
     async def prime(self, host: str, path: str) -> None:
         """Serve, in-process, what a first client sends on each wire revision this server speaks:
