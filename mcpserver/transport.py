@@ -112,7 +112,7 @@ class StatelessTransport:
         buffered = await buffer_body(scope, receive, send, self.max_body_size)
         if buffered is None:
             return
-        problem = message_problem(buffered.decoded)
+        problem = message_problem(buffered.decoded, buffered.body)
         if problem is not None:
             await send_rpc_error(send, INVALID_REQUEST, f"Invalid Request: {problem}")
             return
