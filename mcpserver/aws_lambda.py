@@ -13,14 +13,13 @@ first tool call would otherwise import, build and run cold.
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import Callable
 from typing import Any
 
 from mangum import Mangum
 from mangum.protocols.lifespan import LifespanCycle
 
-from mcpserver.app import create_app
+from mcpserver.app import create_app, keep_from_collector
 from mcpserver.rehearsal import rehearse
 from mcpserver.settings import Settings
 
@@ -64,14 +63,6 @@ async def _settled(running: set[asyncio.Task[Any]]) -> None:
         await asyncio.sleep(0)
 
 
-def _keep_what_init_built() -> None:
-    """What init built lives as long as the environment: collect its young garbage (a full
-    collection would cost the cold start tens of milliseconds) and keep the collector from
-    scanning the rest again, rather than pausing an early invocation for it."""
-    gc.collect(1)
-    gc.freeze()
-
-
 class LambdaApp:
     """The Lambda handler: ``create_app(settings)`` behind Mangum, started when it is built.
 
@@ -96,15 +87,14 @@ class LambdaApp:
         # The issuer's key set, fetched now rather than by the first call: a SnapStart snapshot
         # holds it (a failed fetch is left for the first request to retry).
         loop.run_until_complete(self.app.state.keys.load())
-        _keep_what_init_built()
         if self.settings.rehearse:
             rehearse(self.settings, self.app.state.transport)
             # The SDK's per-request server tasks wind down after their answers; let them finish
             # now rather than in the first invocation.
             loop.run_until_complete(_settled(running))
-            # Again, so the collector scans only the rehearsal's objects, not the whole build
-            # (scanning that last would leave the first call a cold cache).
-            _keep_what_init_built()
+            # The lifespan kept the build from the collector; the rehearsal's objects now too
+            # (collecting the whole build only now would leave the first call a cold cache).
+            keep_from_collector()
         self._loop = loop
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -20,14 +20,17 @@ def envelope_problem(body: bytes) -> str | None:
     §4, §5; MCP base protocol: ids are strings or integers, never null; no batches since
     2025-06-18), or None. A body that is not JSON at all is left to the SDK (-32700). Every
     string must be well-formed Unicode without NUL (:mod:`servicekit.text`)."""
-    return message_problem(decode(body))
+    return message_problem(decode(body), body)
 
 
-def message_problem(message: Any) -> str | None:
-    """:func:`envelope_problem` of a body already decoded (:func:`resourcekit.jsonrpc.decode`)."""
+def message_problem(message: Any, body: bytes | None = None) -> str | None:
+    """:func:`envelope_problem` of a body already decoded (:func:`resourcekit.jsonrpc.decode`);
+    given the ``body`` it was decoded from, the strings need no walk when its bytes alone vouch
+    for them."""
     if message is NOT_JSON:
         return None
-    if not text.json_well_formed(message):
+    surely_well_formed = body is not None and text.json_text_surely_well_formed(body)
+    if not surely_well_formed and not text.json_well_formed(message):
         return text.PROBLEM
     if isinstance(message, list):
         return "JSON-RPC batches are not supported"

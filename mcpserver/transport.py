@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+import sniffio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE, TransportSecuritySettings
@@ -103,10 +104,18 @@ class StatelessTransport:
         buffered = await buffer_body(scope, receive, send, self.max_body_size)
         if buffered is None:
             return
-        problem = message_problem(buffered.decoded)
+        problem = message_problem(buffered.decoded, buffered.body)
         if problem is not None:
             await send_rpc_error(send, INVALID_REQUEST, f"Invalid Request: {problem}")
             return
         accepts_sse = "text/event-stream" in request_headers(scope).get("accept", "")
         manager = self._sse if accepts_sse and wants_progress(buffered.requests()) else self._json
-        await manager.handle_request(scope, buffered.receive, send)
+        # anyio asks sniffio which async library runs at every checkpoint, cancel scope and stream
+        # the SDK opens (about 30 per request); without an answer in its context variable, sniffio
+        # looks up the current task each time. The answer cannot change within a request: it is
+        # looked up once here, and the SDK's tasks for this request inherit it.
+        library = sniffio.current_async_library_cvar.set(sniffio.current_async_library())
+        try:
+            await manager.handle_request(scope, buffered.receive, send)
+        finally:
+            sniffio.current_async_library_cvar.reset(library)

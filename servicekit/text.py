@@ -25,6 +25,17 @@ def well_formed(text: str) -> bool:
     return True
 
 
+def json_text_surely_well_formed(body: bytes) -> bool:
+    """Whether the strings of the JSON text ``body`` are well formed, judged from its bytes alone.
+
+    ASCII without a ``\\u`` escape cannot decode to a surrogate or to NUL: apart from ``\\u``
+    escapes a JSON string holds its characters as they are, and a control character may appear in
+    one only escaped (RFC 8259 §7). False means only that :func:`json_well_formed` must walk the
+    decoded value.
+    """
+    return body.isascii() and b"\\u" not in body
+
+
 def json_well_formed(value: object) -> bool:
     """Whether every string in a decoded JSON value, member names included, is well formed.
 

@@ -208,8 +208,8 @@ def test_without_stage() -> None:
 def test_the_application_is_started_once_per_execution_environment(
     jwks_file: str, tokens: Any, jwks_server: Any
 ) -> None:
-    """Started (and its first requests rehearsed) when the handler is built, in the init phase, and never
-    stopped between invocations: Mangum runs no lifespan per invocation."""
+    """Started (and its first requests rehearsed) when the handler is built, in the init phase,
+    and never stopped between invocations: Mangum runs no lifespan per invocation."""
     mcp_url = f"https://{API_HOST}/mcp"
     handler = build_handler(Settings.from_env(lambda_env(mcp_url, jwks_file, jwks_server.issuer)))
     assert isinstance(handler, LambdaApp)
