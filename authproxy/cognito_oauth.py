@@ -26,6 +26,7 @@ _METRICS = Metrics("authproxy")
 
 RETRY_AFTER_THROTTLED = 5
 RETRY_AFTER_UNAVAILABLE = 2
+TOKEN_PATH, REVOKE_PATH = "/oauth2/token", "/oauth2/revoke"
 
 
 class UpstreamUnavailable(Exception):
@@ -71,6 +72,8 @@ class CognitoOAuth:
         self, domain: str, timeout: float, transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
         self.domain = domain.rstrip("/")
+        # Parsed once: httpx parses a URL given as text on every request.
+        self._urls = {path: httpx.URL(f"{self.domain}{path}") for path in (TOKEN_PATH, REVOKE_PATH)}
         self._timeout = httpx.Timeout(timeout).as_dict()
         self._given = transport
         self._transport: httpx.AsyncBaseTransport | None = None
@@ -115,7 +118,7 @@ class CognitoOAuth:
         credentials = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
         request = httpx.Request(
             "POST",
-            f"{self.domain}{path}",
+            self._urls[path],
             headers={
                 "Authorization": f"Basic {credentials}",
                 "Content-Type": "application/x-www-form-urlencoded",
@@ -167,8 +170,8 @@ class CognitoOAuth:
         self, form: dict[str, str], client_id: str, client_secret: str
     ) -> UpstreamResponse:
         """POST /oauth2/token with the backing client's credentials (``client_secret_basic``)."""
-        return await self._post("/oauth2/token", form, client_id, client_secret)
+        return await self._post(TOKEN_PATH, form, client_id, client_secret)
 
     async def revoke(self, token: str, client_id: str, client_secret: str) -> UpstreamResponse:
         """POST /oauth2/revoke (RFC 7009) for a refresh token of the backing client."""
-        return await self._post("/oauth2/revoke", {"token": token}, client_id, client_secret)
+        return await self._post(REVOKE_PATH, {"token": token}, client_id, client_secret)
