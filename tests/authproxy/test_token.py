@@ -11,16 +11,10 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 import authproxy.token
-from authproxy.cognito_oauth import CognitoOAuth
 from support.oauth import obtain_code, token_request
-from support.serving import bound_socket, serve
 from support.stack import Stack, local_stack
 
 REDIRECT = "http://localhost:8124/callback"
@@ -422,30 +416,3 @@ def test_a_warm_refresh_on_a_local_store_never_leaves_the_event_loop(
         )
     assert response.status_code == 200, response.text
     assert hops == []
-
-
-async def test_calls_to_cognito_go_through_the_proxy_the_environment_names(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The façade reaches Cognito through ``HTTPS_PROXY``/``HTTP_PROXY`` as an httpx client
-    would (a deployment whose egress goes through a proxy); the proxy here answers itself."""
-    seen: list[tuple[str, str, str]] = []
-
-    async def proxy(request: Request) -> JSONResponse:
-        seen.append((request.headers["host"], request.url.path, request.headers["authorization"]))
-        return JSONResponse({"access_token": "a", "token_type": "Bearer"})
-
-    app = Starlette(routes=[Route("/{path:path}", proxy, methods=["POST"])])
-    with serve(app, bound_socket()) as origin:
-        monkeypatch.setenv("HTTP_PROXY", origin)
-        monkeypatch.delenv("NO_PROXY", raising=False)
-        monkeypatch.delenv("no_proxy", raising=False)
-        upstream = CognitoOAuth("http://auth.cognito.example", 10)
-        try:
-            answer = await upstream.token({"grant_type": "refresh_token"}, "backing", "secret")
-        finally:
-            await upstream.aclose()
-    assert answer.ok
-    assert answer.body["access_token"] == "a"
-    basic = base64.b64encode(b"backing:secret").decode()
-    assert seen == [("auth.cognito.example", "/oauth2/token", f"Basic {basic}")]
