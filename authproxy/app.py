@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
+import httpcore
 import httpx
 from mangum import Mangum
 from starlette.applications import Starlette
@@ -48,15 +49,16 @@ def create_app(
     *,
     store: Store | None = None,
     admin: CognitoAdmin | None = None,
-    upstream_transport: httpx.AsyncBaseTransport | None = None,
+    upstream_network: httpcore.AsyncNetworkBackend | None = None,
     cimd_transport: httpx.AsyncBaseTransport | None = None,
     cimd_resolver: Resolver = system_resolver,
 ) -> Starlette:
-    """Build the façade for one deployment. Tests pass their own store, admin or transports, and
-    a resolver that sends real client-id hosts (``claude.ai``) to loopback fixture hosts; no
-    setting reaches those two, so a deployment always resolves and connects for real. On Lambda
-    with SnapStart the keys are read again right after each restore, so a key rotated in Secrets
-    Manager takes effect without publishing a new version."""
+    """Build the façade for one deployment. Tests pass their own store, admin, network (to
+    Cognito's OAuth endpoints) or transport (to metadata documents), and a resolver that sends
+    real client-id hosts (``claude.ai``) to loopback fixture hosts; no setting reaches those two,
+    so a deployment always resolves and connects for real. On Lambda with SnapStart the keys are
+    read again right after each restore, so a key rotated in Secrets Manager takes effect without
+    publishing a new version."""
     logs.configure("authproxy", settings.log_level)
     keys = load_secret_key(settings)
     refresh_after_restore(keys)
@@ -65,7 +67,7 @@ def create_app(
         settings.user_pool_id, settings.region, endpoint_url=settings.cognito_endpoint
     )
     upstream = CognitoOAuth(
-        settings.cognito_domain, settings.upstream_timeout, transport=upstream_transport
+        settings.cognito_domain, settings.upstream_timeout, network=upstream_network
     )
     state = AppState(
         settings=settings,

@@ -110,6 +110,15 @@ def _token_response(body: dict[str, Any]) -> JSONResponse:
     return JSONResponse(body, headers=NO_STORE)
 
 
+async def _authenticate(state: AppState, client_id: str, secret: str | None) -> Registration:
+    """RFC 6749 §2.3 against the registration as stored now (read on every request, so a
+    revocation takes effect at once): on the event loop when the store's reads are local lookups
+    (SQLite), else in a worker thread (DynamoDB answers over the network)."""
+    if state.registrar.store.local_reads:
+        return state.registrar.authenticate(client_id, secret)
+    return await run_in_threadpool(state.registrar.authenticate, client_id, secret)
+
+
 async def _backing_credentials(state: AppState, backing_client_id: str) -> tuple[str, str]:
     """The backing client's credentials: from memory on the event loop (a thread-pool hop costs
     far more than the lookup), else read from the store or Cognito in a worker thread."""
@@ -289,7 +298,7 @@ async def _token(request: Request) -> Response:
     handler = GRANTS.get(grant_type)
     if handler is None:
         raise OAuthError("unsupported_grant_type", f"{grant_type[:60]!r} is not supported")
-    registration = await run_in_threadpool(state.registrar.authenticate, client_id, secret)
+    registration = await _authenticate(state, client_id, secret)
     if grant_type not in registration.metadata.get("grant_types", []):
         raise OAuthError("unauthorized_client", f"this client did not register {grant_type}")
     return await handler(request, registration, params)
@@ -304,7 +313,7 @@ async def revoke(request: Request) -> Response:
     params = await read_params(request)
     client_id, secret = client_credentials(request, params)
     flight.note(request, client_id=client_id)
-    registration = await run_in_threadpool(state.registrar.authenticate, client_id, secret)
+    registration = await _authenticate(state, client_id, secret)
     value = params.get("token")
     if not value:
         raise invalid_request("token is required")

@@ -5,7 +5,8 @@ more registrations use. Secrets are never stored in the clear: client secrets an
 access tokens as SHA-256 digests (they are 256-bit random values, so a plain digest is enough and
 survives key rotation), backing-client secrets encrypted with the deployment key.
 
-Stores are synchronous adapters (sqlite3, botocore); the endpoints call them from a worker thread.
+Stores are synchronous adapters (sqlite3, botocore); the endpoints call them from a worker thread,
+except the reads of a store whose reads are local lookups (:attr:`Store.local_reads`).
 """
 
 from __future__ import annotations
@@ -99,6 +100,12 @@ class StoreUnavailable(Exception):
 
 class Store(Protocol):
     """The registration store. Implementations: :mod:`.sqlite`, :mod:`.dynamodb`."""
+
+    #: Whether a read is a lookup on this host that waits neither on the network nor on a
+    #: writer (SQLite in WAL mode): the endpoints then read on the event loop, where a hop to a
+    #: worker thread would cost more than the read. Reads still go to the store every time, so a
+    #: revocation takes effect at the next request.
+    local_reads: bool
 
     def get_registration(self, client_id: str) -> Registration | None:
         """The registration, or None if unknown or expired unused."""

@@ -118,6 +118,9 @@ def create_table(client: Any, table: str) -> None:
 class DynamoDBStore:
     """Registrations and backing clients in one DynamoDB table."""
 
+    #: Every read is a call over the network: see :attr:`Store.local_reads`.
+    local_reads = False
+
     def __init__(self, table: str, client: Any | None = None, region: str | None = None) -> None:
         self.table = table
         self._client = aws.LazyClient("dynamodb", region, client=client)

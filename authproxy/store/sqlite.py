@@ -49,7 +49,15 @@ _RELEASE = "UPDATE counters SET value = max(value - 1, 0) WHERE name = 'backing'
 
 
 class SQLiteStore:
-    """Registrations and backing clients in one SQLite file, safe across threads and processes."""
+    """Registrations and backing clients in one SQLite file, safe across threads and processes.
+
+    Reads have a connection of their own: in WAL mode a reader never waits for a writer (not for
+    this store's, which may be waiting out another process's lock, nor for another process's),
+    and each read sees every write committed before it. So a read is a local lookup the event
+    loop may make itself (:attr:`local_reads`)."""
+
+    #: See :attr:`Store.local_reads`.
+    local_reads = True
 
     def __init__(self, path: str | Path, *, create: bool = True) -> None:
         """Open the store at ``path``, creating the file (not its directory) if ``create``.
@@ -70,6 +78,12 @@ class SQLiteStore:
                     self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.executescript(_SCHEMA)
                 self._db.executescript(_SPENT_SCHEMA)
+            # An in-memory database exists for its one connection only.
+            if where == ":memory:":
+                self._reader, self._read_lock = self._db, self._lock
+            else:
+                self._reader = sqlite3.connect(where, check_same_thread=False, timeout=10)
+                self._read_lock = threading.Lock()
         except sqlite3.Error as exc:
             raise StoreUnavailable(
                 f"{where}: {exc} (is it an SQLite file this user may read and write?)"
@@ -83,13 +97,15 @@ class SQLiteStore:
         """Connected when opened: nothing to make ahead of the first request."""
 
     def close(self) -> None:
+        with self._read_lock:
+            self._reader.close()
         with self._lock:
             self._db.close()
 
     def _read(self, sql: str, *args: object) -> list[Any]:
         try:
-            with self._lock:
-                return [row[0] for row in self._db.execute(sql, args).fetchall()]
+            with self._read_lock:
+                return [row[0] for row in self._reader.execute(sql, args).fetchall()]
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"sqlite: {exc}") from None
 

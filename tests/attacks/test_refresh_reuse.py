@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from authproxy.store import open_store
 from support.oauth import obtain_code, token_request
 from support.stack import Stack, local_stack
 
@@ -141,3 +142,18 @@ def test_rfc9700_4_14_refresh_token_of_a_public_client_is_bound_to_it(stack: Sta
     owner, other = new_client(stack, "none"), new_client(stack, "none")
     refresh_token = tokens_for(stack, owner)["refresh_token"]
     assert_no_tokens(refresh(stack, other, refresh_token), "invalid_grant")
+
+
+def test_rfc9700_4_14_an_operator_revocation_stops_the_next_refresh(stack: Stack) -> None:
+    """The façade reads a SQLite registration on its event loop, through a read connection of
+    its own: a revocation written by another connection (an operator's ``authproxy clients
+    revoke``) is what the very next refresh reads, however warm the path is."""
+    client = new_client(stack)
+    rotated = refresh(stack, client, tokens_for(stack, client)["refresh_token"])
+    assert rotated.status_code == 200, rotated.text
+    operator = open_store(stack["AUTHPROXY_STORE"], create=False)
+    try:
+        assert operator.set_status(client["client_id"], "revoked") is not None
+    finally:
+        operator.close()
+    assert_no_tokens(refresh(stack, client, rotated.json()["refresh_token"]), "invalid_client", 401)

@@ -86,6 +86,9 @@ class HeldStore:
     """A store whose chosen calls wait at a :class:`Gate` before reaching the real store, or
     after it answered."""
 
+    #: A held call blocks its thread: never on the façade's event loop.
+    local_reads = False
+
     def __init__(self, store: Store) -> None:
         self.store = store
         self._gates: list[Gate] = []

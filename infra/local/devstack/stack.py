@@ -344,9 +344,6 @@ def run(options: DevOptions, out: TextIO = sys.stdout) -> None:
     # Bound before anything is told the port (with --port 0, the kernel picks it).
     sock = listening_socket(options.host, options.port)
     port = sock.getsockname()[1]
-    # Accepted connections inherit this; without it, keep-alive requests wait 40 ms each on
-    # Nagle's algorithm meeting delayed ACKs (uvicorn does not set it on sockets it is handed).
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         with (
             stopped_by_signals(),
