@@ -54,20 +54,23 @@ def run(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+def deployed_env(tmp_path: Path, signing_key: Any) -> dict[str, str]:
+    """A deployment's environment, its signing key's JWK Set in a file."""
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [signing_key.as_dict(private=False)]}))
+    return {
+        "MCP_URL": "https://mcp.example.com/mcp",
+        "ISSUER": "https://mcp.example.com",
+        "USER_POOL_ID": "eu-west-1_AbCdEf123",
+        "MCP_SESSION_SECRET": "s" * 40,
+        "MCP_JWKS_FILE": str(jwks),
+    }
+
+
 def test_the_handler_is_built_at_import_from_the_environment(
     tmp_path: Path, signing_key: Any
 ) -> None:
-    jwks = tmp_path / "jwks.json"
-    jwks.write_text(json.dumps({"keys": [signing_key.as_dict(private=False)]}))
-    result = run(
-        {
-            "MCP_URL": "https://mcp.example.com/mcp",
-            "ISSUER": "https://mcp.example.com",
-            "USER_POOL_ID": "eu-west-1_AbCdEf123",
-            "MCP_SESSION_SECRET": "s" * 40,
-            "MCP_JWKS_FILE": str(jwks),
-        }
-    )
+    result = run(deployed_env(tmp_path, signing_key))
     assert result.returncode == 0, result.stderr
     response = json.loads(result.stdout)
     assert response["statusCode"] == 200
@@ -209,17 +212,8 @@ def test_init_runs_without_collector_passes_and_freezes_what_it_built(
     """The collector's passes over the SDK's import were a tenth of the cold start: the only
     collections left in init are LambdaApp's explicit ones of the young generation, after the
     build and, where the first requests are rehearsed, after the rehearsal."""
-    jwks = tmp_path / "jwks.json"
-    jwks.write_text(json.dumps({"keys": [signing_key.as_dict(private=False)]}))
     seen = collections_during_init(
-        {
-            "MCP_URL": "https://mcp.example.com/mcp",
-            "ISSUER": "https://mcp.example.com",
-            "USER_POOL_ID": "eu-west-1_AbCdEf123",
-            "MCP_SESSION_SECRET": "s" * 40,
-            "MCP_JWKS_FILE": str(jwks),
-            "AWS_LAMBDA_INITIALIZATION_TYPE": initialization,
-        }
+        {**deployed_env(tmp_path, signing_key), "AWS_LAMBDA_INITIALIZATION_TYPE": initialization}
     )
     assert seen["failed"] is None
     assert seen["passes"] == collections
