@@ -170,9 +170,17 @@ class CognitoOAuth:
         # Lambda keeps one loop per process, uvicorn one per server; tests may bring several.
         loop = asyncio.get_running_loop()
         if self._http is None or self._loop is not loop:
+            # httpx's limits, not httpcore's own defaults (10 connections, idle ones kept
+            # forever): the eleventh concurrent call would wait for a connection until the pool
+            # timeout, and a connection idle through a Lambda freeze (whose peer or a NAT may have
+            # dropped it unannounced) would be reused, its answer awaited until the read timeout.
+            limits = httpx.Limits()
             self._http = httpcore.AsyncConnectionPool(
                 ssl_context=httpx.create_ssl_context(),
                 proxy=environment_proxy(self.domain),
+                max_connections=limits.max_connections,
+                max_keepalive_connections=limits.max_keepalive_connections,
+                keepalive_expiry=limits.keepalive_expiry,
                 network_backend=_Network(self._network or httpcore.AnyIOBackend()),
             )
             self._loop = loop
