@@ -31,6 +31,10 @@ _METRICS = Metrics("authproxy")
 RETRY_AFTER_THROTTLED = 5
 RETRY_AFTER_UNAVAILABLE = 2
 TOKEN_PATH, REVOKE_PATH = "/oauth2/token", "/oauth2/revoke"
+#: Bytes of an answer from Cognito read at most, as a body is held in memory whole before it is
+#: parsed: its answers are JSON with three tokens at most, a few kB (an ID token carrying 50 custom
+#: attributes of 2048 characters each would still be under 200 kB).
+MAX_ANSWER = 1024 * 1024
 #: What httpcore raises when Cognito cannot be reached or its answer not read (besides timeouts).
 UNREACHABLE = (
     httpcore.NetworkError,
@@ -137,6 +141,20 @@ class _Network(httpcore.AsyncNetworkBackend):
         await self._backend.sleep(seconds)
 
 
+async def _bounded(response: httpcore.Response, path: str) -> bytes:
+    """The body of Cognito's answer, read until :data:`MAX_ANSWER` bytes at most (then the
+    connection is closed with the answer unread)."""
+    content = bytearray()
+    async for chunk in response.aiter_stream():
+        content += chunk
+        if len(content) > MAX_ANSWER:
+            raise UpstreamUnavailable(
+                f"Cognito {path} answer too large (over {MAX_ANSWER} bytes)",
+                RETRY_AFTER_UNAVAILABLE,
+            )
+    return bytes(content)
+
+
 class CognitoOAuth:
     """One user pool domain's OAuth endpoints, over one HTTP connection pool per event loop.
 
@@ -170,9 +188,17 @@ class CognitoOAuth:
         # Lambda keeps one loop per process, uvicorn one per server; tests may bring several.
         loop = asyncio.get_running_loop()
         if self._http is None or self._loop is not loop:
+            # httpx's limits, not httpcore's own defaults (10 connections, idle ones kept
+            # forever): the eleventh concurrent call would wait for a connection until the pool
+            # timeout, and a connection idle through a Lambda freeze (whose peer or a NAT may have
+            # dropped it unannounced) would be reused, its answer awaited until the read timeout.
+            limits = httpx.Limits()
             self._http = httpcore.AsyncConnectionPool(
                 ssl_context=httpx.create_ssl_context(),
                 proxy=environment_proxy(self.domain),
+                max_connections=limits.max_connections,
+                max_keepalive_connections=limits.max_keepalive_connections,
+                keepalive_expiry=limits.keepalive_expiry,
                 network_backend=_Network(self._network or httpcore.AnyIOBackend()),
             )
             self._loop = loop
@@ -203,7 +229,7 @@ class CognitoOAuth:
         credentials = base64.b64encode(f"{client_id}:{client_secret}".encode())
         body = urlencode(form).encode()
         try:
-            response = await self._pool().request(
+            async with self._pool().stream(
                 "POST",
                 self._urls[path],
                 headers=[
@@ -215,7 +241,8 @@ class CognitoOAuth:
                 ],
                 content=body,
                 extensions={"timeout": self._timeout},
-            )
+            ) as response:
+                content = await _bounded(response, path)
         except httpcore.TimeoutException:
             raise UpstreamUnavailable(
                 f"Cognito {path} timed out", RETRY_AFTER_UNAVAILABLE
@@ -232,10 +259,10 @@ class CognitoOAuth:
             raise UpstreamUnavailable(
                 f"Cognito {path} answered {response.status}", RETRY_AFTER_UNAVAILABLE
             )
-        if not response.content:
+        if not content:
             return UpstreamResponse(response.status, {})
         try:
-            answer = json.loads(response.content)
+            answer = json.loads(content)
         except ValueError:
             answer = None
         if not isinstance(answer, dict):

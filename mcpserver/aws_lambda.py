@@ -22,6 +22,7 @@ from mangum.protocols.lifespan import LifespanCycle
 from mcpserver.app import create_app, keep_from_collector
 from mcpserver.rehearsal import rehearse
 from mcpserver.settings import Settings
+from servicekit.keys import run_after_restore
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -77,6 +78,14 @@ class LambdaApp:
         self.adapter = Mangum(self.app, lifespan="off")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ensure_started()
+        # The snapshot holds the key set fetched at init, and may be restored weeks later: the
+        # set is fetched again right after a restore, so a key the issuer removed meanwhile
+        # verifies nothing (as the session keys are read again: servicekit.keys).
+        run_after_restore(self._reload_keys)
+
+    def _reload_keys(self) -> None:
+        assert self._loop is not None
+        self._loop.run_until_complete(self.app.state.keys.reload())
 
     def _ensure_started(self) -> None:
         loop = asyncio.get_event_loop()

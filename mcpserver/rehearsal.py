@@ -12,7 +12,8 @@ a warm one does.
 
 What makes it safe: the rehearsal application is its own object with its own verifier, which
 trusts one RSA key made for the rehearsal and dropped with it (the served verifier never sees that
-key), and its own issuer, so no token of the rehearsal is accepted by the served application.
+key), and its own issuer, so no token of the rehearsal is accepted by the served application; its
+session ids are signed with keys of its own, so none is valid there either.
 ``whoami`` only reads the caller's claims back; nothing leaves the process, and the rehearsal's
 access log is written to nowhere.
 """
@@ -22,9 +23,11 @@ from __future__ import annotations
 import io
 import json
 import logging
+import secrets
 import time
 import uuid
 import warnings
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,6 +43,7 @@ from mcpserver.transport import StatelessTransport
 from resourcekit.jwks import StaticJWKS
 from resourcekit.verifier import ALGORITHM, CognitoTokenVerifier
 from servicekit import logs
+from servicekit.keys import KeyRing
 
 # Rounds of the first requests. Measured (first call after init / warm call, 2026-07-28, median of
 # 8 interpreters): 1 round 2.2x, 2 rounds 2.3x, 3 rounds 1.9x, 6 rounds 1.9x; a round costs ~2 ms.
@@ -64,7 +68,11 @@ def rehearse(settings: Settings, transport: StatelessTransport) -> None:
         issuer=ISSUER, resource=settings.mcp_url, scopes=settings.scopes, keys=StaticJWKS(public)
     )
     _discard_access_log()
-    app = create_app(settings, verifier=verifier, transport=transport, access_log=ACCESS_LOG)
+    # Session ids are bound to a subject only, and the rehearsal's is a fixed name: signed with
+    # the served keys, its ids would be valid on the served application under a token with that
+    # subject. Its own throwaway keys make them valid nowhere else.
+    own = replace(settings, session_keys=KeyRing.fixed(secrets.token_urlsafe(32)))
+    app = create_app(own, verifier=verifier, transport=transport, access_log=ACCESS_LOG)
     client = _Client(Mangum(app, lifespan="off"), urlsplit(settings.mcp_url).netloc, settings.path)
     for round_ in range(ROUNDS):
         client.token = _token(key, settings)

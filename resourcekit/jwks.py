@@ -44,6 +44,12 @@ class KeySource(Protocol):
         A failure is logged and left for the first request to retry; it never raises."""
         ...
 
+    async def reload(self) -> None:
+        """Obtain the key set again now, forgetting the one held (right after a SnapStart
+        restore: the snapshot's may hold a key the issuer has removed since). A failure leaves
+        none, for the first request to fetch as a fresh process would; it never raises."""
+        ...
+
 
 def parse_key_set(document: Any) -> dict[str, RSAKey]:
     """The RSA signature keys of a JWK Set, by ``kid``; other keys are ignored (RFC 7517 §5)."""
@@ -77,6 +83,9 @@ class StaticJWKS:
         return self._keys.get(kid)
 
     async def load(self) -> None:
+        return None
+
+    async def reload(self) -> None:
         return None
 
 
@@ -118,6 +127,13 @@ class RemoteJWKS:
         async with self._lock:
             if self._keys is None:
                 await self._fetch()
+
+    async def reload(self) -> None:
+        # Keys are otherwise fetched again only for an unknown kid, which whoever holds a
+        # removed key never sends. Not counted as an attempt either.
+        async with self._lock:
+            self._keys = None
+            await self._fetch()
 
     async def _refresh_if_allowed(self) -> None:
         now = self._clock()

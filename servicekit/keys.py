@@ -17,7 +17,14 @@ from collections.abc import Callable
 
 from .env import SettingsError, read_secret_keys
 
-__all__ = ["REFRESH_AFTER", "KeyRing", "as_ring", "key_ring", "refresh_after_restore"]
+__all__ = [
+    "REFRESH_AFTER",
+    "KeyRing",
+    "as_ring",
+    "key_ring",
+    "refresh_after_restore",
+    "run_after_restore",
+]
 
 log = logging.getLogger(__name__)
 
@@ -118,9 +125,15 @@ def refresh_after_restore(ring: KeyRing) -> bool:
     than serve with the keys frozen into the snapshot, which may include one an operator has since
     removed. Returns False outside Lambda's runtime, where ``snapshot_restore_py`` is absent.
     """
+    return run_after_restore(ring.refresh)
+
+
+def run_after_restore(hook: Callable[[], object]) -> bool:
+    """Have Lambda call ``hook`` right after a SnapStart restore, before any request; False
+    outside Lambda's runtime, where ``snapshot_restore_py`` is absent."""
     try:
         from snapshot_restore_py import register_after_restore
     except ImportError:
         return False
-    register_after_restore(ring.refresh)
+    register_after_restore(hook)
     return True

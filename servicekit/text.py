@@ -30,10 +30,12 @@ def json_text_surely_well_formed(body: bytes) -> bool:
 
     ASCII without a ``\\u`` escape cannot decode to a surrogate or to NUL: apart from ``\\u``
     escapes a JSON string holds its characters as they are, and a control character may appear in
-    one only escaped (RFC 8259 §7). False means only that :func:`json_well_formed` must walk the
-    decoded value.
+    one only escaped (RFC 8259 §7). That holds for UTF-8 only: ``json.loads`` (and the SDK's
+    2026-07-28 path with it) reads a text with NUL bytes as UTF-16 or UTF-32, where an escape is
+    ASCII bytes with a NUL between the backslash and the ``u``; a UTF-8 text holds no NUL byte.
+    False means only that :func:`json_well_formed` must walk the decoded value.
     """
-    return body.isascii() and b"\\u" not in body
+    return body.isascii() and b"\\u" not in body and b"\x00" not in body
 
 
 def json_well_formed(value: object) -> bool:

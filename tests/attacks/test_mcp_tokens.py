@@ -174,6 +174,46 @@ def test_rfc7515_4_1_11_crit_with_unknown_extensions_is_refused(dev: Stack, crit
     assert_refused(call(dev, rs256(header, access_claims(dev), cognito_key())))
 
 
+def test_rfc7797_6_unencoded_payload_without_crit_is_refused(dev: Stack) -> None:
+    """``b64: false`` changes what the signature covers, so RFC 7797 §6 requires it to be named in
+    ``crit``; without it the token is malformed, even genuinely signed (with ``crit`` it is refused
+    above, as an extension this server does not understand)."""
+    header = {"alg": "RS256", "kid": cognito_key().kid, "b64": False}
+    signed = f"{b64url(json.dumps(header).encode())}.{json.dumps(access_claims(dev))}"
+    signature = rs256(header, access_claims(dev), cognito_key()).rsplit(".", 1)[1]
+    assert_refused(call(dev, rs256(header, access_claims(dev), cognito_key())))
+    assert_refused(call(dev, f"{signed}.{signature}"))
+
+
+@pytest.mark.parametrize(
+    "payload",
+    ["[]", '"claims"', "1", "null", "not json", "", '{"sub": "a"} {}'],
+    ids=["array", "string", "number", "null", "not-json", "empty", "trailing"],
+)
+def test_rfc7519_7_2_payload_that_is_not_a_claims_object_is_refused(
+    dev: Stack, payload: str
+) -> None:
+    """RFC 7519 §7.2 step 10: the payload of a JWT is a JSON object; genuinely signed, anything
+    else is refused as a token (401), never a server error."""
+    header = {"alg": "RS256", "kid": cognito_key().kid}
+    assert_refused(call(dev, rs256(header, payload, cognito_key())))
+
+
+@pytest.mark.parametrize("constant", ["Infinity", "-Infinity", "NaN"])
+@pytest.mark.parametrize("claim", ["exp", "iat", "nbf"])
+def test_rfc8259_6_time_claims_json_has_no_number_for_are_refused(
+    dev: Stack, claim: str, constant: str
+) -> None:
+    """RFC 7519 §2 NumericDate is a JSON number, and RFC 8259 §6 has none for infinities or NaN;
+    Python's JSON reader accepts them. A genuinely signed token holding one is refused (401), not
+    answered with a server error (nor accepted: an infinite ``exp`` never expires)."""
+    placeholder = "123456789.5"
+    payload = json.dumps(access_claims(dev, **{claim: float(placeholder)}))
+    payload = payload.replace(placeholder, constant)
+    header = {"alg": "RS256", "kid": cognito_key().kid}
+    assert_refused(call(dev, rs256(header, payload, cognito_key())))
+
+
 @pytest.mark.parametrize(
     "kid",
     [

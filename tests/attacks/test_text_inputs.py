@@ -18,6 +18,7 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from mcp.types import CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, PROTOCOL_VERSION_META_KEY
 
 from authproxy import bodies
 from mcpserver.jsonrpc import envelope_problem
@@ -182,6 +183,39 @@ def test_consent_form_with_ill_formed_text_is_a_page(dev: Stack, value: str) -> 
     assert response.status_code == 400, response.text
     assert "location" not in response.headers
     assert response.headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+@pytest.mark.parametrize("value", ILL_FORMED_JSON)
+def test_rfc8259_8_1_mcp_body_in_utf_16_or_32_with_ill_formed_strings_is_invalid_request(
+    dev: Stack, access_token: str, value: str, encoding: str
+) -> None:
+    """The SDK's 2026-07-28 path reads a body with ``json.loads``, which also accepts UTF-16 and
+    UTF-32: an escaped NUL or lone surrogate there is ASCII bytes with a NUL between ``\\`` and
+    ``u``, and must be refused as it is in UTF-8, never reach a tool."""
+    meta = {
+        PROTOCOL_VERSION_META_KEY: "2026-07-28",
+        CLIENT_INFO_META_KEY: {"name": "text inputs", "version": "0"},
+        CLIENT_CAPABILITIES_META_KEY: {},
+    }
+    params = {"name": "whoami", "arguments": {}, "_meta": {**meta, "x": "@"}}
+    message = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}
+    body = with_literal(message, value).decode().encode(encoding)
+    response = httpx.post(
+        dev.mcp_url,
+        content=body,
+        headers={
+            "Accept": "application/json, text/event-stream",
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {access_token}",
+            "MCP-Protocol-Version": "2026-07-28",
+            "Mcp-Method": "tools/call",
+            "Mcp-Name": "whoami",
+        },
+        timeout=30,
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == -32600, response.text
 
 
 @pytest.mark.parametrize("value", ILL_FORMED_JSON)

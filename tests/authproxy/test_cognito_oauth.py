@@ -19,7 +19,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from authproxy.cognito_oauth import CognitoOAuth, UpstreamUnavailable, _Network, environment_proxy
+from authproxy.cognito_oauth import (
+    CognitoOAuth,
+    UpstreamResponse,
+    UpstreamUnavailable,
+    _Network,
+    environment_proxy,
+)
 from support.serving import bound_socket, serve
 
 
@@ -179,3 +185,79 @@ async def test_cognito_over_tls_verified_against_ssl_cert_file(
     assert response.body == {"access_token": "a"}
     assert received[0].startswith(b"POST /oauth2/token HTTP/1.1\r\n")
     assert received[0].endswith(b"\r\n\r\ngrant_type=refresh_token")
+
+
+async def test_concurrent_calls_to_cognito_are_not_queued_behind_ten_connections(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Sign-ins of many users at once each reach Cognito on a connection of their own, up to
+    httpx's limit of 100 as before the pool was used directly (httpcore's own default, 10,
+    queued the eleventh call until the pool's timeout answered it 503)."""
+    callers = 20
+    arrived = 0
+    everyone = asyncio.Event()
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal arrived
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        await reader.readexactly(length)
+        arrived += 1
+        if arrived == callers:
+            everyone.set()
+        await everyone.wait()
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        await writer.drain()
+        writer.close()
+
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    upstream = CognitoOAuth(f"http://127.0.0.1:{port}", 5)
+    try:
+        answers = await asyncio.gather(
+            *(upstream.token({"grant_type": "refresh_token"}, "b", "s") for _ in range(callers)),
+            return_exceptions=True,
+        )
+    finally:
+        await upstream.aclose()
+        server.close()
+        await server.wait_closed()
+    assert [a.ok if isinstance(a, UpstreamResponse) else a for a in answers] == [True] * callers
+
+
+async def test_an_endless_answer_from_cognito_is_cut_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cognito answers a few hundred bytes of JSON. Whatever answers in its place (a
+    misconfigured domain, an interposed proxy) with an endless body is cut off at a bound and
+    answered as an unavailable upstream, rather than held in memory until the function dies."""
+    chunk = b"a" * 65536
+    chunks_offered = 4096  # 256 MiB: far more than any answer is read of
+    written = 0
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal written
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        try:
+            for _ in range(chunks_offered):
+                writer.write(b"10000\r\n" + chunk + b"\r\n")
+                await writer.drain()
+                written += 1
+        except ConnectionError:
+            pass
+        writer.close()
+
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    upstream = CognitoOAuth(f"http://127.0.0.1:{port}", 10)
+    try:
+        with pytest.raises(UpstreamUnavailable, match="too large"):
+            await upstream.token({"grant_type": "refresh_token"}, "b", "s")
+    finally:
+        await upstream.aclose()
+        server.close()
+        await server.wait_closed()
+    assert written < chunks_offered // 4, written

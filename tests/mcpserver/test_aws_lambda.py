@@ -12,12 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import snapshot_restore_py
 from starlette.types import Message
 
 from mcpserver.aws_lambda import LambdaApp, build_handler, without_stage
 from mcpserver.settings import Settings
+from tests.mcpserver.conftest import Tokens
 
 API_HOST = "a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com"
+MCP_URL = f"https://{API_HOST}/mcp"
 URL_HOST = "abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws"
 ACCEPT = "application/json, text/event-stream"
 
@@ -253,3 +256,34 @@ def test_the_issuers_key_set_is_fetched_in_the_init_phase(jwks_server: Any, toke
     token = tokens.access(scope=f"{mcp_url}/read")
     assert handler(http_api_event("POST", "/mcp", **tools_list(token)), None)["statusCode"] == 200
     assert jwks_server.fetches == before + 1
+
+
+def test_mcp_security_token_validation_a_key_removed_before_a_restore_is_not_trusted(
+    fresh_jwks: Any, new_key: Any
+) -> None:
+    """The issuer's key set is fetched in the init phase, so a SnapStart snapshot holds it; a
+    snapshot may be restored weeks later. A key the issuer has removed since (rotated out after a
+    compromise) must not verify anything in a restored environment: the key set is fetched again
+    right after the restore, as the session keys are (servicekit.keys.refresh_after_restore).
+    Whoever holds the removed key keeps its ``kid``, so no unknown ``kid`` would ever trigger a
+    refresh on its own."""
+    issuer = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Restored"
+    env = {**lambda_env(MCP_URL, "", issuer), "JWKS_URL": fresh_jwks.url}
+    del env["MCP_JWKS_FILE"]
+    since = len(snapshot_restore_py.get_after_restore())
+    handler = build_handler(Settings.from_env(env))
+    (removed,) = fresh_jwks.keys
+    current = new_key("k2")
+    fresh_jwks.keys = [current]
+    for func, args, kwargs in snapshot_restore_py.get_after_restore()[since:]:
+        func(*args, **kwargs)  # what Lambda's runtime does right after restoring
+    fetches = fresh_jwks.fetches
+
+    def call(key: Any) -> dict[str, Any]:
+        token = Tokens(key, issuer, MCP_URL).access()
+        return handler(http_api_event("POST", "/mcp", **tools_list(token)), FakeContext())
+
+    assert call(current)["statusCode"] == 200
+    # The restore fetched the set: the first call needed no fetch of its own.
+    assert fresh_jwks.fetches == fetches
+    assert call(removed)["statusCode"] == 401

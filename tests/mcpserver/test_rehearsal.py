@@ -133,3 +133,43 @@ def test_the_rehearsal_runs_only_where_no_caller_waits_for_init(
     monkeypatch.setattr(rehearsal._Client, "post", recorded)
     build_handler(Settings.from_env(env))
     assert bool(sent) is rehearsed
+
+
+def test_mcp_security_session_hijacking_a_rehearsal_session_id_is_unknown_to_the_served_app(
+    settings: Settings, signing_key: RSAKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MCP security best practices, session hijacking: session ids are bound to the token's
+    subject only, and the rehearsal's subject is a fixed name. Its ids are signed with keys of its
+    own, so none is valid on the served application, even under a genuine token whose ``sub``
+    happened to be that name (and no snapshot holds an id the served keys would accept)."""
+    issued: list[str] = []
+    post = rehearsal._Client.post
+
+    def recorded(client: Any, *args: Any) -> dict[str, Any]:
+        answer = post(client, *args)
+        headers = {k.lower(): v for k, v in answer.get("headers", {}).items()}
+        if "mcp-session-id" in headers:
+            issued.append(headers["mcp-session-id"])
+        return answer
+
+    monkeypatch.setattr(rehearsal._Client, "post", recorded)
+    handler = build_handler(settings)
+    assert issued
+    now = int(time.time())
+    claims = {
+        "sub": "rehearsal",
+        "iss": settings.cognito_issuer,
+        "client_id": "c-1",
+        "token_use": "access",
+        "scope": f"{MCP_URL}/read",
+        "iat": now,
+        "exp": now + 300,
+    }
+    token = jwt.encode({"alg": "RS256", "kid": signing_key.kid}, claims, signing_key)
+    for session in issued:
+        event = tools_list(token)
+        event["headers"]["mcp-session-id"] = session
+        answer = handler(http_api_event("POST", "/mcp", **event), None)
+        assert answer["statusCode"] == 404, answer
+    # The control: the same token without a session id is served.
+    assert handler(http_api_event("POST", "/mcp", **tools_list(token)), None)["statusCode"] == 200
