@@ -46,6 +46,23 @@ _SERVER_ERROR_START: Message = {
     ],
 }
 _SERVER_ERROR_BODY: Message = {"type": "http.response.body", "body": _SERVER_ERROR}
+_BAD_HOST = json.dumps(
+    {
+        "error": "invalid_request",
+        "error_description": "a request carries exactly one Host header (RFC 9112, section 3.2)",
+    }
+).encode()
+_BAD_HOST_START: Message = {
+    "type": "http.response.start",
+    "status": 400,
+    "headers": [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(_BAD_HOST)).encode()),
+        (b"cache-control", b"no-store"),
+        (b"connection", b"close"),
+    ],
+}
+_BAD_HOST_BODY: Message = {"type": "http.response.body", "body": _BAD_HOST}
 _RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 
 
@@ -170,8 +187,20 @@ def _request_id(scope: Scope) -> str:
     return cleaned or uuid.uuid4().hex
 
 
+def one_host(scope: Scope) -> bool:
+    """RFC 9112 §3.2: an HTTP/1.1 request has exactly one ``Host`` field line. httptools (under
+    uvicorn) passes on a request with none or several, and layers that read the first (the MCP
+    SDK's DNS-rebinding check) would judge a different host than a proxy that read the last."""
+    if scope.get("http_version") != "1.1":
+        return True  # HTTP/1.0 may omit it; HTTP/2 and later carry ":authority"
+    return sum(1 for name, _ in scope["headers"] if name == b"host") == 1
+
+
 class RequestLogMiddleware:
     """Assigns the request id, returns it as ``X-Request-Id``, and writes one access log line.
+
+    As the first layer every request meets, it also refuses (400) an HTTP/1.1 request without
+    exactly one ``Host`` header (:func:`one_host`).
 
     ``describe`` adds fields of the caller's choosing (e.g. the authenticated subject) from the
     ASGI scope once the request is answered.
@@ -204,7 +233,11 @@ class RequestLogMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            if one_host(scope):
+                await self.app(scope, receive, send_with_id)
+            else:
+                await send_with_id(dict(_BAD_HOST_START))
+                await send_with_id(dict(_BAD_HOST_BODY))
         except Exception:
             # A bug: logged here, with the request id, and answered without a trace; the id in
             # the answer finds the log line.

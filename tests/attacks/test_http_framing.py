@@ -68,3 +68,28 @@ def test_rfc9112_6_3_ambiguous_message_length_is_refused_and_nothing_is_smuggled
     answer = exchange(url, head + body)
     assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
     assert answer.count(b"HTTP/1.1 ") == 1, answer
+
+
+@pytest.mark.parametrize("endpoint", ["token", "mcp"])
+@pytest.mark.parametrize("hosts", [0, 2], ids=["no-host", "two-hosts"])
+def test_rfc9112_3_2_a_request_without_exactly_one_host_is_refused(
+    dev: Stack, endpoint: str, hosts: int
+) -> None:
+    """A second Host after the genuine one would be judged by a front proxy reading the last and
+    by the MCP SDK's DNS-rebinding check reading the first; with none there is nothing to judge."""
+    url = f"{dev.issuer}/token" if endpoint == "token" else dev.mcp_url
+    target = urlsplit(url)
+    body = b"{}"
+    head = (
+        b"POST "
+        + target.path.encode()
+        + b" HTTP/1.1\r\n"
+        + b"".join(
+            b"Host: " + name + b"\r\n" for name in [target.netloc.encode(), b"evil.example"][:hosts]
+        )
+        + b"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n"
+    )
+    answer = exchange(url, head + body)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+    assert b"exactly one Host header" in answer
+    assert answer.count(b"HTTP/1.1 ") == 1, answer
