@@ -33,36 +33,36 @@ request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 # Headers a front door sets to identify the request; the first present is reused, so the logs of
 # the load balancer, the gateway and the function can be joined.
 REQUEST_ID_HEADERS = ("x-request-id", "x-amzn-requestid", "x-amzn-trace-id")
-_SERVER_ERROR = json.dumps(
-    {"error": "server_error", "error_description": "unexpected error; quote the X-Request-Id"}
-).encode()
-_SERVER_ERROR_START: Message = {
-    "type": "http.response.start",
-    "status": 500,
-    "headers": [
+
+
+def _json_answer(
+    status: int, payload: dict[str, str], *extra: tuple[bytes, bytes]
+) -> list[Message]:
+    """The ASGI messages of a complete JSON answer, for answers this layer gives itself."""
+    body = json.dumps(payload).encode()
+    headers = [
         (b"content-type", b"application/json"),
-        (b"content-length", str(len(_SERVER_ERROR)).encode()),
+        (b"content-length", str(len(body)).encode()),
         (b"cache-control", b"no-store"),
-    ],
-}
-_SERVER_ERROR_BODY: Message = {"type": "http.response.body", "body": _SERVER_ERROR}
-_BAD_HOST = json.dumps(
+        *extra,
+    ]
+    return [
+        {"type": "http.response.start", "status": status, "headers": headers},
+        {"type": "http.response.body", "body": body},
+    ]
+
+
+_SERVER_ERROR = _json_answer(
+    500, {"error": "server_error", "error_description": "unexpected error; quote the X-Request-Id"}
+)
+_BAD_HOST = _json_answer(
+    400,
     {
         "error": "invalid_request",
         "error_description": "a request carries exactly one Host header (RFC 9112, section 3.2)",
-    }
-).encode()
-_BAD_HOST_START: Message = {
-    "type": "http.response.start",
-    "status": 400,
-    "headers": [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(_BAD_HOST)).encode()),
-        (b"cache-control", b"no-store"),
-        (b"connection", b"close"),
-    ],
-}
-_BAD_HOST_BODY: Message = {"type": "http.response.body", "body": _BAD_HOST}
+    },
+    (b"connection", b"close"),
+)
 _RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 
 
@@ -236,15 +236,15 @@ class RequestLogMiddleware:
             if one_host(scope):
                 await self.app(scope, receive, send_with_id)
             else:
-                await send_with_id(dict(_BAD_HOST_START))
-                await send_with_id(dict(_BAD_HOST_BODY))
+                for message in _BAD_HOST:
+                    await send_with_id(dict(message))
         except Exception:
             # A bug: logged here, with the request id, and answered without a trace; the id in
             # the answer finds the log line.
             self.log.exception("unhandled error")
             if not status:
-                await send_with_id(dict(_SERVER_ERROR_START))
-                await send_with_id(dict(_SERVER_ERROR_BODY))
+                for message in _SERVER_ERROR:
+                    await send_with_id(dict(message))
             status = status or 500
         finally:
             self.log.info(

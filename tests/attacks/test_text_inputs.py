@@ -201,21 +201,24 @@ def test_rfc8259_8_1_mcp_body_in_utf_16_or_32_with_ill_formed_strings_is_invalid
     params = {"name": "whoami", "arguments": {}, "_meta": {**meta, "x": "@"}}
     message = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}
     body = with_literal(message, value).decode().encode(encoding)
-    response = httpx.post(
-        dev.mcp_url,
-        content=body,
-        headers={
-            "Accept": "application/json, text/event-stream",
-            "Content-Type": "application/json",
-            "Authorization": f"Bearer {access_token}",
-            "MCP-Protocol-Version": "2026-07-28",
-            "Mcp-Method": "tools/call",
-            "Mcp-Name": "whoami",
-        },
-        timeout=30,
-    )
+    single_exchange = {"Mcp-Method": "tools/call", "Mcp-Name": "whoami"}
+    response = post_mcp(dev, access_token, body, "2026-07-28", single_exchange)
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == -32600, response.text
+
+
+def post_mcp(
+    dev: Stack, token: str, body: bytes, revision: str, extra: dict[str, str] | None = None
+) -> httpx.Response:
+    """POST ``body`` as is to the MCP endpoint, as a client of ``revision`` with a valid token."""
+    headers = {
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+        "Authorization": f"Bearer {token}",
+        "MCP-Protocol-Version": revision,
+        **(extra or {}),
+    }
+    return httpx.post(dev.mcp_url, content=body, headers=headers, timeout=30)
 
 
 @pytest.mark.parametrize("value", ILL_FORMED_JSON)
@@ -224,17 +227,7 @@ def test_jsonrpc_5_1_mcp_body_with_ill_formed_strings_is_invalid_request(
 ) -> None:
     message = {"jsonrpc": "2.0", "id": 1, "method": "tools/call"}
     body = with_literal({**message, "params": {"name": "whoami", "arguments": {"x": "@"}}}, value)
-    response = httpx.post(
-        dev.mcp_url,
-        content=body,
-        headers={
-            "Accept": "application/json, text/event-stream",
-            "Content-Type": "application/json",
-            "Authorization": f"Bearer {access_token}",
-            "MCP-Protocol-Version": "2025-06-18",
-        },
-        timeout=30,
-    )
+    response = post_mcp(dev, access_token, body, "2025-06-18")
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] in (-32700, -32600)
 
