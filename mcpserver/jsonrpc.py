@@ -29,6 +29,11 @@ def message_problem(message: Any, body: bytes | None = None) -> str | None:
     for them."""
     if message is NOT_JSON:
         return None
+    # RFC 8259 §8.1: JSON between systems is UTF-8. json.loads (and so the SDK's 2026-07-28 path)
+    # also reads UTF-16 and UTF-32, whose encoding of any JSON text has a NUL byte (its first
+    # character is ASCII); UTF-8 JSON never has one.
+    if body is not None and b"\x00" in body:
+        return "a JSON text must be UTF-8"
     surely_well_formed = body is not None and text.json_text_surely_well_formed(body)
     if not surely_well_formed and not text.json_well_formed(message):
         return text.PROBLEM

@@ -186,13 +186,14 @@ def test_consent_form_with_ill_formed_text_is_a_page(dev: Stack, value: str) -> 
 
 
 @pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
-@pytest.mark.parametrize("value", ILL_FORMED_JSON)
-def test_rfc8259_8_1_mcp_body_in_utf_16_or_32_with_ill_formed_strings_is_invalid_request(
+@pytest.mark.parametrize("value", [*ILL_FORMED_JSON, '"well formed"'])
+def test_rfc8259_8_1_mcp_body_in_utf_16_or_32_is_invalid_request(
     dev: Stack, access_token: str, value: str, encoding: str
 ) -> None:
-    """The SDK's 2026-07-28 path reads a body with ``json.loads``, which also accepts UTF-16 and
-    UTF-32: an escaped NUL or lone surrogate there is ASCII bytes with a NUL between ``\\`` and
-    ``u``, and must be refused as it is in UTF-8, never reach a tool."""
+    """JSON between systems is UTF-8 (RFC 8259 §8.1). The SDK's 2026-07-28 path reads a body with
+    ``json.loads``, which also accepts UTF-16 and UTF-32, where an escaped NUL or lone surrogate
+    is ASCII bytes with a NUL between ``\\`` and ``u``: such a body is refused whatever it holds,
+    so nothing in it reaches a tool unchecked."""
     meta = {
         PROTOCOL_VERSION_META_KEY: "2026-07-28",
         CLIENT_INFO_META_KEY: {"name": "text inputs", "version": "0"},
