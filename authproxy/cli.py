@@ -517,12 +517,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except SettingsError as exc:
-        problems = exc.problems
-        if len(problems) == 1:
-            print(f"authproxy: configuration error: {exc}", file=sys.stderr)
-        else:
-            lines = "".join(f"\n  {p}" for p in problems)
-            print(f"authproxy: {len(problems)} configuration errors:{lines}", file=sys.stderr)
+        print(exc.report("authproxy"), file=sys.stderr)
         return 2
     except StartupError as exc:
         print(f"authproxy: {exc}", file=sys.stderr)

@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except SettingsError as exc:
-        print(f"authproxy-gateway: configuration error: {exc}", file=sys.stderr)
+        print(exc.report("authproxy-gateway"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -39,6 +39,13 @@ class SettingsError(ValueError):
         combined.problems = flat
         return combined
 
+    def report(self, program: str) -> str:
+        """What a command line prints: the one problem, or every problem on a line of its own."""
+        if len(self.problems) == 1:
+            return f"{program}: configuration error: {self}"
+        lines = "".join(f"\n  {problem}" for problem in self.problems)
+        return f"{program}: {len(self.problems)} configuration errors:{lines}"
+
 
 T = TypeVar("T")
 P = ParamSpec("P")

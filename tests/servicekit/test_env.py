@@ -166,3 +166,13 @@ def test_both_settings_objects_report_every_problem_in_one_run() -> None:
         "MCP_SCOPES",
         "MCP_LOG_LEVEL",
     }
+
+
+def test_a_command_line_reports_one_problem_on_its_line_and_several_one_per_line() -> None:
+    one = SettingsError("MCP_URL", "is required")
+    assert one.report("authproxy") == "authproxy: configuration error: MCP_URL: is required"
+    both = SettingsError.together([one, SettingsError("ISSUER", "must be https")])
+    assert both.report("authproxy-gateway") == (
+        "authproxy-gateway: 2 configuration errors:\n  MCP_URL: is required\n"
+        "  ISSUER: must be https"
+    )
