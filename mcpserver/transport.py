@@ -26,9 +26,7 @@ import sniffio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE, TransportSecuritySettings
-from mcp.types import (
-    INVALID_REQUEST,
-)
+from mcp.types import INVALID_REQUEST
 from starlette.types import Receive, Scope, Send
 
 from mcpserver.jsonrpc import message_problem, send_rpc_error
